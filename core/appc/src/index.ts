@@ -1,0 +1,1 @@
+export { APPC_SPEC_VERSION } from './version.js';

@@ -1,0 +1,1 @@
+export const APPC_SPEC_VERSION = "0.8.11";
