@@ -2,7 +2,8 @@
 // The test command: every *.test.ts of every package and of test/, run by node's test runner
 // through tsx, files in parallel (2 at a time on the 2-core machines). `node test/run-tests.mjs
 // <substring>...` runs only the files whose path contains one of the substrings.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -39,9 +40,29 @@ if (selected.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.RKT_TEST_CONCURRENCY ?? '2';
+// A TAP copy of the results gives the closing "N passed, N failed" line.
+const tapDir = mkdtempSync(join(tmpdir(), 'rkt-tests-'));
+const tapFile = join(tapDir, 'results.tap');
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...selected],
+  [
+    '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    ...selected,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
-child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
+child.on('exit', (code, signal) => {
+  let summary = '';
+  try {
+    const tap = readFileSync(tapFile, 'utf8');
+    const num = (k) => Number((tap.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
+    summary = `${num('pass')} passed, ${num('fail') + num('cancelled')} failed, ${num('skipped') + num('todo')} skipped`;
+  } catch {
+    summary = 'no test results';
+  }
+  rmSync(tapDir, { recursive: true, force: true });
+  console.log(`\n${summary}`);
+  process.exit(signal ? 1 : (code ?? 1));
+});
