@@ -108,6 +108,10 @@ export interface ImportOptions {
 }
 
 export interface ImageStore {
+  /**
+   * Store an ACI (any appc compression). Idempotent: importing a stored image returns its info
+   * (and records `options.remote`).
+   */
   importAci(source: Readable, options?: ImportOptions): Promise<ImageInfo>;
   /** Full id or unique prefix (`sha512-0123…`); ambiguous prefixes are an error. */
   resolveId(idOrPrefix: string): Promise<string>;
@@ -119,6 +123,8 @@ export interface ImageStore {
   openAci(id: string): Readable;
   remove(id: string): Promise<void>;
   remote(url: string): Promise<RemoteCacheInfo | undefined>;
+  /** Record or refresh the fetch cache for a URL (e.g. after a 304); the image must be stored. */
+  setRemote(info: RemoteCacheInfo): Promise<void>;
   markUsed(id: string): Promise<void>;
 }
 
@@ -127,6 +133,12 @@ export interface RenderedTree {
   id: string;
   /** Directory holding `manifest` and `rootfs/`. */
   path: string;
+  /** The image the tree was rendered for. */
+  imageId: string;
+  /** Every image extracted into the tree, in extraction order (dependencies first, the image last). */
+  layers: string[];
+  /** Bytes of the rendered tree. */
+  size: number;
 }
 
 export interface TreeStore {
@@ -136,9 +148,31 @@ export interface TreeStore {
   list(): Promise<RenderedTree[]>;
 }
 
+export interface StoreGcOptions {
+  /** Tree ids referenced by pods (prepare, prepared, run, exited-garbage); every other tree goes. */
+  referencedTrees: Iterable<string>;
+  /** Remove images not used within this many milliseconds; images are kept when absent. */
+  imageGracePeriodMs?: number;
+  /** Images used by running pods: never removed. */
+  imagesInUse?: Iterable<string>;
+}
+
+export interface StoreGcReport {
+  removedTrees: string[];
+  removedImages: string[];
+  /** Leftover temporary files/dirs of dead or interrupted operations that were deleted. */
+  reclaimedTemp: number;
+  /** Per-object failures; gc goes on past them. */
+  errors: string[];
+}
+
 export interface Store {
   readonly images: ImageStore;
   readonly trees: TreeStore;
+  /** A directory inside the store for fetchers' temporary files (same file system as the blobs). */
+  readonly tmpDir: string;
+  /** `rkt image gc`: unreferenced trees, unused images, stale temporary files. */
+  gc(options: StoreGcOptions): Promise<StoreGcReport>;
   close(): void;
 }
 export const Store = token<Store>(POINT_URIS.store);
