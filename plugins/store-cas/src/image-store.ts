@@ -31,7 +31,7 @@ import type {
   RemoteCacheInfo,
 } from '@rkt/api';
 import { invalidArgument, notFound, internal } from '@rkt/api';
-import { decompress, scanAci, parseImageManifest } from './appc.js';
+import { decompress, manifestParser, scanAci } from './appc.js';
 import type { StoreCore } from './core.js';
 import type { ImageRow, RemoteRow } from './db.js';
 import { fsyncDir, isErrno, mkdirp } from './fsutil.js';
@@ -73,7 +73,7 @@ export class CasImageStore implements ImageStore {
     try {
       const { stream } = await decompress(source);
       const scanInput = new PassThrough({ highWaterMark: 1 << 20 });
-      const scanning = scanAci(scanInput, { parseManifest: parseImageManifest });
+      const scanning = scanAci(scanInput, { parseManifest: await manifestParser() });
       scanning.catch(() => undefined); // observed below; avoid an unhandled rejection while we still stream
       let written = 0;
       let flushedAt = 0;
