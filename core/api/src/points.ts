@@ -105,6 +105,13 @@ export interface ImageInfo {
 
 export interface ImportOptions {
   remote?: Omit<RemoteCacheInfo, 'imageId' | 'downloadTime'>;
+  /**
+   * Called once the whole image is received, hashed and its manifest parsed, but before it
+   * becomes visible in the store (before the rename and the index row). Throwing aborts the
+   * import and leaves nothing behind: this is where the signature is checked, so that an
+   * untrusted body is never stored.
+   */
+  beforeCommit?(image: { id: string; manifest: ImageManifest }): Promise<void>;
 }
 
 export interface ImageStore {
