@@ -28,6 +28,9 @@ export interface App {
   isolators?: AppcIsolator[];
   mountPoints?: MountPoint[];
   ports?: Port[];
+  /** Free-form end-user data; must not change runtime behaviour. */
+  userAnnotations?: Record<string, string>;
+  userLabels?: Record<string, string>;
 }
 
 export interface Dependency {
@@ -59,14 +62,19 @@ export interface Volume {
   gid?: number;
 }
 
+/** `id` is '' when a (template) pod manifest leaves it out; the reference does not require it. */
 export interface RuntimeImage { name?: string; id: string; labels?: Label[] }
+
+export interface Mount { volume: string; path: string; appVolume?: Volume }
+
+export interface ExposedPort { name: string; hostPort: number; hostIP?: string; podPort?: Port }
 
 export interface RuntimeApp {
   name: string;
   image: RuntimeImage;
   app?: App;
   readOnlyRootFS?: boolean;
-  mounts?: { volume: string; path: string; appVolume?: Volume }[];
+  mounts?: Mount[];
   annotations?: Annotation[];
 }
 
@@ -77,7 +85,7 @@ export interface PodManifest {
   volumes?: Volume[];
   isolators?: AppcIsolator[];
   annotations?: Annotation[];
-  ports?: { name: string; hostPort: number; hostIP?: string; podPort?: Port }[];
+  ports?: ExposedPort[];
   userAnnotations?: Record<string, string>;
   userLabels?: Record<string, string>;
 }

@@ -1,1 +1,2 @@
 export { APPC_SPEC_VERSION } from './version.js';
+export * from './schema/index.js';
