@@ -105,6 +105,9 @@ export class TreeWriter {
     const direct = comps.join('/');
     if (this.dirs.has(direct)) return direct;
     let stack: string[] = [];
+    // stack[0..real) exist as real directories; anything above is missing (resolved lexically, as
+    // a missing directory cannot contain symlinks) and is created at the end when `create`.
+    let real = 0;
     const queue = comps.slice().reverse();
     let hops = 0;
     while (queue.length > 0) {
@@ -112,12 +115,17 @@ export class TreeWriter {
       if (c === '' || c === '.') continue;
       if (c === '..') {
         stack.pop();
+        if (real > stack.length) real = stack.length;
         continue;
       }
       stack.push(c);
+      if (real < stack.length - 1) continue; // below a missing directory
       const rel = stack.join('/');
-      if (this.dirs.has(rel)) continue;
       if (rel.length > MAX_PATH_BYTES) throw this.invalid(label, entry, 'path too long');
+      if (this.dirs.has(rel)) {
+        real = stack.length;
+        continue;
+      }
       const abs = this.abs(rel);
       let st: fs.Stats | undefined;
       try {
@@ -125,14 +133,10 @@ export class TreeWriter {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
-      if (st === undefined) {
-        if (!create) return undefined;
-        fs.mkdirSync(abs, 0o755);
-        this.dirs.add(rel);
-        continue;
-      }
+      if (st === undefined) continue; // missing: stays above `real`
       if (st.isDirectory()) {
         this.dirs.add(rel);
+        real = stack.length;
         continue;
       }
       if (st.isSymbolicLink()) {
@@ -140,12 +144,20 @@ export class TreeWriter {
         const target = fs.readlinkSync(abs);
         stack.pop();
         if (target.startsWith('/')) stack = [];
+        if (real > stack.length) real = stack.length;
         const tc = target.split('/');
         for (let i = tc.length - 1; i >= 0; i--) queue.push(tc[i]!);
         continue;
       }
       if (!create) return undefined;
       throw this.invalid(label, entry, `"/${rel}" is not a directory`);
+    }
+    if (stack.length > MAX_DEPTH) throw this.invalid(label, entry, 'path too deep');
+    for (let i = real; i < stack.length; i++) {
+      if (!create) return undefined;
+      const rel = stack.slice(0, i + 1).join('/');
+      fs.mkdirSync(this.abs(rel), 0o755);
+      this.dirs.add(rel);
     }
     return stack.join('/');
   }

@@ -109,8 +109,11 @@ export class CasImageStore implements ImageStore {
       fs.closeSync(fd);
       fd = undefined;
 
-      const now = Date.now();
       const manifest = scan.manifest;
+      // The caller's last word (signature check) comes before the image becomes visible.
+      if (options.beforeCommit !== undefined) await options.beforeCommit({ id, manifest });
+
+      const now = Date.now();
       const blobDir = core.layout.blobDir(id);
       const blob = core.layout.blob(id);
       db.transaction(() => {
