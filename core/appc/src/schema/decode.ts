@@ -477,6 +477,12 @@ function checkIsolatorSet(d: Decoder, list: DecodedIsolator[], path: string): vo
   });
 }
 
+/** Decode one isolator object (name + value validated as the reference's Isolator.UnmarshalJSON). */
+export function decodeIsolator(d: Decoder, n: JNode, path: string): AppcIsolator {
+  const { name, value } = isolator(d, n, path);
+  return { name, value };
+}
+
 const stripKnown = (list: DecodedIsolator[]): AppcIsolator[] => list.map(({ name, value }) => ({ name, value }));
 
 /* ------------------------------------------------------------------ app */

@@ -44,3 +44,13 @@ export {
 export { httpUrlError, isGoIP, parseQuantity, rfc3339Error, type Quantity } from './values.js';
 export { goQuote, imageManifestToJson, podManifestToJson, type SerializeOptions } from './serialize.js';
 export { parseJson, JsonSyntaxError, type JNode } from './json.js';
+export {
+  isolatorFromString,
+  mountPointFromString,
+  patchManifest,
+  patchManifestBytes,
+  portFromString,
+  seccompIsolatorFromArgs,
+  type PatchManifestOptions,
+} from './patch.js';
+export { makeQueryString, parseParams, parseQuery, queryEscape, queryUnescape } from './query.js';

@@ -318,7 +318,14 @@ export function toPlain(node: JNode): unknown {
       case 'object': {
         const o: Record<string, unknown> = {};
         set(o);
-        for (const [k, v] of nd.entries) {
+        // Define keys first so that insertion order follows the document (work runs in reverse).
+        for (const [k] of nd.entries) {
+          if (!Object.prototype.hasOwnProperty.call(o, k))
+            Object.defineProperty(o, k, { value: null, enumerable: true, writable: true, configurable: true });
+        }
+        const last = new Map<string, JNode>();
+        for (const [k, v] of nd.entries) last.set(k, v);
+        for (const [k, v] of last) {
           work.push({
             node: v,
             set: (x) => {
