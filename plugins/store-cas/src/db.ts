@@ -8,6 +8,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as DB } from 'better-sqlite3';
+import { failedPrecondition } from '@rkt/api';
 
 export const SCHEMA_VERSION = 1;
 const BUSY_TIMEOUT_MS = 30_000;
@@ -93,7 +94,7 @@ function migrate(db: DB): void {
   db.transaction(() => {
     const v = current();
     if (v > SCHEMA_VERSION) {
-      throw new Error(`store index schema version ${v} is newer than this rkt supports (${SCHEMA_VERSION})`);
+      throw failedPrecondition(`store index schema version ${v} is newer than this rkt supports (${SCHEMA_VERSION}); use a newer rkt`);
     }
     for (let i = v; i < SCHEMA_VERSION; i++) db.exec(MIGRATIONS[i]!);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

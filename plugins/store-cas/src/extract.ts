@@ -290,8 +290,13 @@ export class TreeWriter {
 
     switch (header.type) {
       case 'directory': {
-        if (!this.clear(target, true)) {
-          fs.mkdirSync(abs, 0o700);
+        if (!this.dirs.has(target)) {
+          try {
+            fs.mkdirSync(abs, 0o700);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+            if (!this.clear(target, true)) fs.mkdirSync(abs, 0o700);
+          }
           this.dirs.add(target);
         }
         this.dirMeta.set(target, { mode, uid, gid, mtime });
@@ -299,8 +304,15 @@ export class TreeWriter {
       }
       case 'file':
       case 'contiguous-file': {
-        this.clear(target, false);
-        const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        let fd: number;
+        try {
+          // Usually nothing is there yet: try first, clear and retry only on EEXIST.
+          fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          this.clear(target, false);
+          fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        }
         let closed = false;
         const close = () => {
           if (!closed) {
