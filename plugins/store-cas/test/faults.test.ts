@@ -21,13 +21,12 @@ function start(args: string[]): ChildProcess & { out: Promise<string>; exit: Pro
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (err += c));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return Object.assign(child, {
-    out: exit.then((code) => {
-      if (code !== 0) throw new Error(`child ${args.join(' ')} exited ${code}: ${err}`);
-      return out.trim();
-    }),
-    exit,
+  const result = exit.then((code) => {
+    if (code !== 0) throw new Error(`child ${args.join(' ')} exited ${code}: ${err}`);
+    return out.trim();
   });
+  result.catch(() => undefined); // killed children: only observed when awaited
+  return Object.assign(child, { out: result, exit });
 }
 
 function waitFor(child: ChildProcess, text: string): Promise<void> {
