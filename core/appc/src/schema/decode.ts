@@ -61,7 +61,15 @@ export class Decoder {
   readonly problems: Problem[] = [];
   constructor(readonly options: ValidateOptions = {}) {}
   add(path: string, rule: string, message: string): void {
-    this.problems.push({ path, rule, message });
+    // Every message names the offending path.
+    let msg = message;
+    if (path !== '' && !message.startsWith(`${path}: `)) {
+      const colon = message.indexOf(': ');
+      const head = colon > 0 ? message.slice(0, colon) : '';
+      // "app: user is required" at app.user → "app.user: user is required"
+      msg = head !== '' && path.startsWith(head) && !/\s/.test(head) ? `${path}: ${message.slice(colon + 2)}` : `${path}: ${message}`;
+    }
+    this.problems.push({ path, rule, message: msg });
   }
 }
 

@@ -366,11 +366,10 @@ export function toPlain(node: JNode): unknown {
 export function fromPlain(value: unknown): JNode {
   type Work = { v: unknown; set: (n: JNode) => void; depth: number };
   let out: JNode = { t: 'null' };
-  const seen = new Set<object>();
   const work: Work[] = [{ v: value, set: (x) => (out = x), depth: 0 }];
   while (work.length > 0) {
     const { v, set, depth } = work.pop()!;
-    if (depth > MAX_NESTING_DEPTH) throw new TypeError('exceeded max depth');
+    if (depth > MAX_NESTING_DEPTH) throw new TypeError('exceeded max depth (or cyclic structure)');
     if (v === null) set({ t: 'null' });
     else if (typeof v === 'string') set({ t: 'string', value: v, raw: JSON.stringify(v).slice(1, -1) });
     else if (typeof v === 'boolean') set({ t: 'bool', value: v });
@@ -379,14 +378,10 @@ export function fromPlain(value: unknown): JNode {
       set({ t: 'number', raw: Object.is(v, -0) ? '-0' : String(v) });
     } else if (typeof v === 'bigint') set({ t: 'number', raw: v.toString() });
     else if (Array.isArray(v)) {
-      if (seen.has(v)) throw new TypeError('cyclic structure');
-      seen.add(v);
       const items: JNode[] = new Array(v.length);
       set({ t: 'array', items });
       v.forEach((x, idx) => work.push({ v: x === undefined ? null : x, set: (nd) => (items[idx] = nd), depth: depth + 1 }));
     } else if (typeof v === 'object') {
-      if (seen.has(v as object)) throw new TypeError('cyclic structure');
-      seen.add(v as object);
       if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
         work.push({ v: (v as { toJSON: () => unknown }).toJSON(), set, depth });
         continue;
