@@ -40,6 +40,7 @@ import { tempName } from './owner.js';
 
 /** Start flushing written data to disk every this many bytes, so that the final fsync is short. */
 const WRITEBACK_STEP = 64 << 20;
+const MAX_IN_FLIGHT = 8 << 20;
 
 function toInfo(row: ImageRow, treeSize: number): ImageInfo {
   return {
@@ -75,31 +76,52 @@ export class CasImageStore implements ImageStore {
       const scanInput = new PassThrough({ highWaterMark: 1 << 20 });
       const scanning = scanAci(scanInput, { parseManifest: await manifestParser() });
       scanning.catch(() => undefined); // observed below; avoid an unhandled rejection while we still stream
-      let written = 0;
+      let written = 0; // bytes handed to the file
       let flushedAt = 0;
       let flushing: Promise<void> | undefined;
       const writeFd = fd;
-      let pendingWrite: Promise<void> = Promise.resolve();
+      // Writes run on the thread pool, in order, while this thread hashes and parses; up to
+      // MAX_IN_FLIGHT bytes may be queued (bounded memory).
+      let tail: Promise<void> = Promise.resolve();
+      let inFlight = 0;
+      let writeError: unknown;
+      const settled: (() => void)[] = [];
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        // The file write runs on the thread pool while the scanner hashes on this thread.
-        const w = pendingWrite.then(() => writeAll(writeFd, chunk));
-        pendingWrite = w;
+        if (writeError !== undefined) throw writeError;
+        inFlight += chunk.length;
+        tail = tail.then(() => writeAll(writeFd, chunk)).then(
+          () => {
+            inFlight -= chunk.length;
+            settled.shift()?.();
+          },
+          (e: unknown) => {
+            writeError ??= e;
+            settled.shift()?.();
+          },
+        );
         if (!scanInput.write(chunk)) {
           await Promise.race([once(scanInput, 'drain'), scanning]);
         }
-        await w;
         written += chunk.length;
+        while (inFlight > MAX_IN_FLIGHT && writeError === undefined) {
+          await new Promise<void>((r) => settled.push(r));
+        }
         if (written - flushedAt >= WRITEBACK_STEP && flushing === undefined) {
           flushedAt = written;
+          // Start writeback early so that the final fsync has little left to do.
           flushing = new Promise<void>((res) => fs.fdatasync(writeFd, () => res())).then(() => {
             flushing = undefined;
           });
         }
-        if (core.hooks.importProgress !== undefined) await core.hooks.importProgress(written);
+        if (core.hooks.importProgress !== undefined) {
+          await tail;
+          await core.hooks.importProgress(written);
+        }
       }
       scanInput.end();
       const scan = await scanning;
-      await pendingWrite;
+      await tail;
+      if (writeError !== undefined) throw writeError;
       if (flushing !== undefined) await flushing;
       if (scan.uncompressedSize !== written) {
         throw internal(`import: scanned ${scan.uncompressedSize} bytes but wrote ${written}`);
