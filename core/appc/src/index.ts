@@ -1,2 +1,3 @@
 export { APPC_SPEC_VERSION } from './version.js';
 export * from './schema/index.js';
+export * from './discovery/index.js';
