@@ -53,6 +53,7 @@ interface TreeInfoFile {
   imageId: string;
   layers: string[];
   size: number;
+  skipped?: { xattrs: number; devices: number };
 }
 
 function whitelistSet(m: ImageManifest): Set<string> | undefined {
@@ -222,7 +223,14 @@ export class CasTreeStore implements TreeStore {
       fs.writeFileSync(`${work}/manifest`, this.images.manifestBytes(plan.imageId), { mode: 0o644 });
       const size = treeBytes(`${work}/rootfs`);
       const layers = plan.layers.map((l) => l.id);
-      const info: TreeInfoFile = { imageId: plan.imageId, layers, size };
+      // What could not be reproduced is recorded, not hidden (xattrs need a native module; device
+      // nodes need root).
+      const info: TreeInfoFile = {
+        imageId: plan.imageId,
+        layers,
+        size,
+        skipped: { xattrs: writer.stats.skippedXattrs, devices: writer.stats.skippedDevices },
+      };
       fs.writeFileSync(`${work}/info.json`, `${JSON.stringify(info)}\n`, { mode: 0o644 });
       if (core.durable) syncFs(work);
       fs.writeFileSync(`${work}/rendered`, '', { mode: 0o644 });
