@@ -63,9 +63,7 @@ specified. Path to a key file must be given (no discovery).`;
     const { Keystore, validatePrefix } = await import('../runtime/keystore.js');
     if (prefix !== '') validatePrefix(prefix);
     const { addKeys, closePrompt, discoverPubkeyLocations } = await import('../runtime/trust/pubkey.js');
-    const { loadRktConfig, authHeadersFor } = await import('../runtime/rkt-config.js');
     const { RktError } = await import('@rkt/api');
-    const cfg = loadRktConfig({ system: opts.systemConfig, local: opts.localConfig, user: opts.userConfig });
     const keystore = new Keystore(
       { systemConfigDir: opts.systemConfig, localConfigDir: opts.localConfig },
       { warn: (m) => this.debugLine(m) },
@@ -76,7 +74,7 @@ specified. Path to a key file must be given (no discovery).`;
       insecureSkipTlsCheck: opts.insecure.tls,
       trustKeysFromHttps: opts.trustKeysFromHttps,
       debug: opts.debug,
-      headersFor: (host: string) => authHeadersFor(cfg, host),
+      // As rkt's trust: no auth.d credentials for key discovery or key downloads.
     };
 
     let locations = args;

@@ -18,6 +18,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface, type Interface } from 'node:readline';
 import { RktError, ErrorCodes, failedPrecondition, invalidArgument, type ErrorCode } from '@rkt/api';
+import type { HttpGetter } from '@rkt/appc';
 import { formatFingerprint, readPublicKeys, type Keystore, type StoredKey } from '../keystore.js';
 
 export type AcceptOption = 'ask' | 'force';
@@ -39,10 +40,13 @@ export interface PubkeyOptions {
   interactive?: () => boolean;
   /** Read one answer line (without the newline); null at end of input. */
   readLine?: () => Promise<string | null>;
-  /** Extra request headers per host (auth.d), used for discovery over https only. */
+  /** Extra request headers per host (auth.d) for discovery, sent over https only. rkt's `trust`
+   *  sends none (as here); its fetch path does. */
   headersFor?: (host: string) => Record<string, string>;
   /** Download timeout, ms (rkt: 2 minutes). */
   timeoutMs?: number;
+  /** The HTTP client for discovery pages (tests inject one); default @rkt/appc's NodeHttpGetter. */
+  discoveryGetter?: HttpGetter;
 }
 
 const MAX_KEY_BYTES = 16 * 1024 * 1024;
@@ -231,45 +235,44 @@ export async function addKeys(locations: string[], prefix: string, accept: Accep
   return stored;
 }
 
-/** What appc discovery must provide for `ac-discovery-pubkeys` (see `discoverPubkeyLocations`). */
-export type PubkeyDiscoverer = (
-  prefix: string,
-  opts: { insecureHttp: boolean; insecureTls: boolean; headersFor?: (host: string) => Record<string, string>; debug?: (m: string) => void },
-) => Promise<string[]>;
-
 /**
  * Key locations for `prefix` from appc meta discovery (`<meta name="ac-discovery-pubkeys">`),
- * walking up the name. Errors read as rkt's: `prefix meta discovery error: …`,
- * `meta discovery on <p> resulted in no keys`.
+ * walking up the name (@rkt/appc `discoverPublicKeys`). https only unless `insecureAllowHttp`
+ * (which also allows the http fallback); `insecureSkipTlsCheck` skips certificate checks. Errors
+ * read as rkt's: `prefix meta discovery error: …`, `meta discovery on <p> resulted in no keys`.
+ * With `debug`, each prefix that had no tag is logged as rkt does.
  */
-export async function discoverPubkeyLocations(prefix: string, opts: PubkeyOptions, discover?: PubkeyDiscoverer): Promise<string[]> {
+export async function discoverPubkeyLocations(prefix: string, opts: PubkeyOptions): Promise<string[]> {
   if (prefix === '') throw invalidArgument('empty prefix: --root needs explicit key locations (no discovery)');
-  const impl = discover ?? (await appcPubkeyDiscoverer());
+  const log = opts.log ?? defaultLog;
+  const { discoverPublicKeys, parseAppString, NodeHttpGetter } = await import('@rkt/appc');
   let keys: string[];
   try {
-    keys = await impl(prefix, {
+    const app = parseAppString(prefix);
+    const inner: HttpGetter = opts.discoveryGetter ?? new NodeHttpGetter();
+    // Credentials (auth.d) only ever go over https.
+    const getter: HttpGetter = {
+      get: (url, o = {}) => inner.get(url, url.startsWith('https:') ? o : { ...o, headers: {} }),
+    };
+    const host = prefix.split('/')[0]!;
+    const headers = opts.headersFor?.(host) ?? {};
+    const r = await discoverPublicKeys(app, {
+      getter,
       insecureHttp: opts.insecureAllowHttp,
       insecureTls: opts.insecureSkipTlsCheck,
-      ...(opts.headersFor ? { headersFor: opts.headersFor } : {}),
-      ...(opts.debug ? { debug: (m: string) => (opts.log ?? defaultLog)(m) } : {}),
+      ...(Object.keys(headers).length > 0 ? { hostHeaders: { [host]: headers } } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
+    if (opts.debug)
+      for (const a of r.attempts) log(`meta tag 'ac-discovery-pubkeys' not found on ${a.prefix}: ${a.error.message}`);
+    keys = r.publicKeys;
   } catch (e) {
+    if (opts.debug) {
+      const attempts = ((e as { details?: { attempts?: { prefix: string; error: string }[] } }).details?.attempts ?? []);
+      for (const a of attempts) log(`meta tag 'ac-discovery-pubkeys' not found on ${a.prefix}: ${a.error}`);
+    }
     throw err(ErrorCodes.UNAVAILABLE, `prefix meta discovery error: ${(e as Error).message}`, e);
   }
   if (keys.length === 0) throw err(ErrorCodes.NOT_FOUND, `meta discovery on ${prefix} resulted in no keys`);
   return keys;
-}
-
-/** The appc library's pubkey discovery, adapted; fails clearly if this build lacks it. */
-async function appcPubkeyDiscoverer(): Promise<PubkeyDiscoverer> {
-  const appc = (await import('@rkt/appc')) as Record<string, unknown>;
-  const fn = appc['discoverPublicKeys'];
-  if (typeof fn !== 'function')
-    return async () => {
-      throw new Error('appc discovery is not available in this build');
-    };
-  return async (prefix, o) => {
-    const r = (await (fn as (...a: unknown[]) => Promise<unknown>)(prefix, o)) as string[] | { keys?: string[] };
-    return Array.isArray(r) ? r : (r.keys ?? []);
-  };
 }
