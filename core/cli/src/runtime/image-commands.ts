@@ -7,7 +7,7 @@ import { parseAppcName } from './image-ref.js';
 export async function imageService(engine: Engine): Promise<ImageService> {
   const svc = engine.container.resolve(ImageService);
   const { keystoreSignatureChecks } = await import('./signature-checks.js');
-  svc.useSignatureChecks(keystoreSignatureChecks(engine.context));
+  svc.useSignatureChecks(keystoreSignatureChecks(engine.context, (m) => process.stderr.write(`pubkey: ${m}\n`)));
   return svc;
 }
 

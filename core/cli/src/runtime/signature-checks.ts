@@ -1,12 +1,26 @@
 /**
- * Signature checks for fetches, backed by the keystore (trusted keys per name prefix).
+ * Signature checks for fetches, backed by the keystore (keys trusted per name prefix in the system
+ * and local config dirs). The ACI bytes are hashed as they stream into the store; the signer is
+ * checked against the keys trusted for the image's name before the image becomes visible.
  */
-import { untrusted } from '@rkt/api';
 import type { RuntimeContext } from './engine.js';
 import type { SignatureCheckFactory } from './images.js';
 
-export function keystoreSignatureChecks(_ctx: RuntimeContext): SignatureCheckFactory {
-  return async () => {
-    throw untrusted('signature verification is not available yet: use --insecure-options=image');
+export function keystoreSignatureChecks(ctx: RuntimeContext, warn: (m: string) => void): SignatureCheckFactory {
+  return async (signature) => {
+    const { Keystore } = await import('./keystore.js');
+    const { parseAciSignature } = await import('./signature.js');
+    const keystore = new Keystore(
+      { systemConfigDir: ctx.paths.systemConfigDir, localConfigDir: ctx.paths.localConfigDir },
+      { warn },
+    );
+    const sig = await parseAciSignature(signature);
+    return {
+      update: (chunk) => sig.update(chunk),
+      verify: async (name) => {
+        const v = await sig.verify(keystore, name);
+        return { fingerprint: v.fingerprint, identities: v.identities };
+      },
+    };
   };
 }
