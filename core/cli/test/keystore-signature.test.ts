@@ -70,6 +70,13 @@ test('a hash the caller computes anyway (sha512 of the ACI) is shared, not recom
     sig.verifyWithHashes(ks, 'example.com/app', { sha512: createHash('sha512').update(data.subarray(1)) }),
     untrustedMatching(/bad signature/),
   );
+  // Concurrent verifications of one parsed signature do not see each other's digest.
+  const [good, bad] = await Promise.allSettled([
+    sig.verifyWithHashes(ks, 'example.com/app', { sha512: createHash('sha512').update(data) }),
+    sig.verifyWithHashes(ks, 'example.com/app', { sha512: createHash('sha512').update('other') }),
+  ]);
+  assert.equal(good.status, 'fulfilled');
+  assert.equal(bad.status, 'rejected');
 });
 
 test('binary (non-armored) signatures verify too', async () => {

@@ -164,6 +164,7 @@ export class AciSignature {
   /** Issuers named by the signature packets (fingerprint or key ID, uppercase hex). */
   readonly issuers: readonly string[];
   private readonly hashes = new Map<string, Hash>();
+  private queue: Promise<void> = Promise.resolve();
 
   /** @internal use parseAciSignature */
   constructor(private readonly sigs: ParsedSig[]) {
@@ -215,12 +216,17 @@ export class AciSignature {
    * Verify with hashes the caller computed over exactly the signed bytes, one per algorithm in
    * `hashAlgorithms`. They are copied, so the caller can still `digest()` them afterwards.
    */
-  async verifyWithHashes(
-    keystore: Keystore,
-    imageName: string,
-    hashes: Record<string, Hash>,
-    now: Date = new Date(),
-  ): Promise<VerifiedSignature> {
+  verifyWithHashes(keystore: Keystore, imageName: string, hashes: Record<string, Hash>, now: Date = new Date()): Promise<VerifiedSignature> {
+    // One verification at a time: the digest is lent to the shared signature packet (`hashed`).
+    const run = this.queue.then(() => this.verifyNow(keystore, imageName, hashes, now));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async verifyNow(keystore: Keystore, imageName: string, hashes: Record<string, Hash>, now: Date): Promise<VerifiedSignature> {
     const candidates = await this.candidates(keystore, imageName);
     const failures: string[] = [];
     for (const c of candidates) {
