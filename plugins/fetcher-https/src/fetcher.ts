@@ -40,8 +40,10 @@ export interface HttpsFetcherOptions {
   maxImageBytes?: number;
   /** Largest signature accepted (bytes). */
   maxSignatureBytes?: number;
-  /** appc discovery; required to fetch by name. */
+  /** appc discovery (default: @rkt/appc discovery through this fetcher's transport). */
   discover?: Discover;
+  /** Port appended to discovery hosts (the appc reference's `--port`), for loopback tests. */
+  discoveryPort?: number;
   /** Clock, for max-age freshness. */
   now?: () => Date;
 }
@@ -116,8 +118,15 @@ export class HttpsFetcher implements Fetcher {
   }
 
   async #fetchName(name: string, labels: Record<string, string>, options: FetchOptions): Promise<FetchResult> {
-    const discover = this.#opts.discover;
-    if (!discover) throw unavailable(`cannot fetch image name ${name}: appc discovery is not available in this build`);
+    if (options.pullPolicy === 'never') {
+      throw notFound(`image ${name} is not in the store and the pull policy is "never"`);
+    }
+    // @rkt/appc is loaded only when a name is fetched.
+    const discover =
+      this.#opts.discover ??
+      (await import('./discover.js')).appcDiscover(
+        this.#opts.discoveryPort !== undefined ? { port: this.#opts.discoveryPort } : {},
+      );
     const transport = await this.#transport(options);
     options.debug(`searching for app image ${name}`);
     const found = await discover({ name, labels, transport });

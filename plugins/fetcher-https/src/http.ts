@@ -54,7 +54,12 @@ const CERT_ERRORS = new Set([
 
 /** A URL for messages: no credentials, no query beyond what identifies it. */
 export function showUrl(u: URL | string): string {
-  const url = new URL(String(u));
+  let url: URL;
+  try {
+    url = new URL(String(u));
+  } catch {
+    return String(u);
+  }
   url.username = '';
   url.password = '';
   return url.toString();
