@@ -2,3 +2,4 @@ export {};
 export * from './test-ca.js';
 export * from './https-server.js';
 export * from './store-suite.js';
+export * from './fetcher-suite.js';
