@@ -136,6 +136,18 @@ describe('https fetcher by name', () => {
     }
   });
 
+  it('refuses a discovered plain-http image URL unless http is allowed', async () => {
+    const plain = await startHttpServer();
+    try {
+      server.discovery('/tohttp/app', { discovery: [['127.0.0.1/tohttp', `${plain.origin}/{name}.{ext}`]] });
+      plain.aci('/127.0.0.1/tohttp/app.aci', image, { signature: SIG });
+      await rejectsWith(fetcher.fetch(nameRef('127.0.0.1/tohttp/app'), options(tmp)), 'E_UNTRUSTED', /plain http.*insecure-options=http/);
+      assert.equal(plain.requests.length, 0);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('does no network with pull policy never', async () => {
     await rejectsWith(fetcher.fetch(nameRef(NAME), options(tmp, { pullPolicy: 'never' })), 'E_NOT_FOUND', /pull policy is "never"/);
     assert.equal(server.requests.length, 0);

@@ -317,6 +317,22 @@ describe('https fetcher by URL', () => {
     await rejectsWith(fetcher.fetch(urlRef(server.url('/p/app.aci')), options(tmp, { signal: AbortSignal.abort() })), 'E_UNAVAILABLE', /aborted/);
   });
 
+  it('times out a connection that stops sending', async () => {
+    server.aci('/r/app.aci', image, { signature: SIG, stallAt: 5000 });
+    const impatient = new HttpsFetcher({ extraCa: [server.caPem!], timeoutMs: 300 });
+    await rejectsWith(impatient.fetch(urlRef(server.url('/r/app.aci')), options(tmp)), 'E_UNAVAILABLE', /\/r\/app\.aci.*interrupted/);
+  });
+
+  it('two concurrent fetches of one URL both get the whole image', async () => {
+    server.aci('/s/app.aci', image, { signature: SIG, etag: true });
+    const ref = urlRef(server.url('/s/app.aci'));
+    const [a, b] = await Promise.all([fetcher.fetch(ref, options(tmp)), fetcher.fetch(ref, options(tmp))]);
+    const [ga, gb] = await Promise.all([readAll(a.aci), readAll(b.aci)]);
+    assert.deepEqual(ga, image);
+    assert.deepEqual(gb, image);
+    assert.deepEqual(fs.readdirSync(tmp), []);
+  });
+
   it('refuses other reference kinds and schemes', async () => {
     await rejectsWith(fetcher.fetch({ kind: 'path', raw: '/x.aci', path: '/x.aci' }, options(tmp)), 'E_INVALID_ARGUMENT', /path/);
     await rejectsWith(fetcher.fetch(urlRef('ftp://127.0.0.1/x.aci'), options(tmp)), 'E_UNTRUSTED', /unsupported scheme ftp/);
