@@ -7,7 +7,7 @@ const CLAMPED = [
   'SymlinkToHostDir', 'HardlinkRelative', 'HardlinkDownAndOut', 'HardlinkAbsolute', 'HardlinkRelativeLong',
   'HardlinkRelativeUpAndOut', 'SymlinkSlashEnded', 'SymlinkOverrideDirectory', 'SymlinkOverrideDirectoryRelative',
   'DirectoryOverrideSymlink', 'DirectoryOverrideSymlinkAndHardlink', 'TwoArchiveSymlinkPlant', 'TwoArchiveRelativePlant',
-  'FileOverHardlinkedName', 'FileOverSymlinkToHost', 'WhiteoutSymlink', 'WhiteoutSymlinkPath', 'WhiteoutRelativePath',
+  'FileOverHardlinkedName', 'FileOverSymlinkToHost', 'WhiteoutSymlink', 'WhiteoutSymlinkPath',
   'HardlinkSymlinkBeforeCreateTarget', 'HardlinkSymlinkRelative', 'HardlinkSymlinkAbsolute', 'HardlinkSymlinkChmod',
 ];
 
