@@ -3,3 +3,4 @@ export * from './test-ca.js';
 export * from './https-server.js';
 export * from './store-suite.js';
 export * from './fetcher-suite.js';
+export * from './stage1-suite.js';

@@ -1,0 +1,201 @@
+/**
+ * native `run` entrypoint, step 1 (node): prepare the pod, then the sh wrapper execs
+ * `rkt-supervisor launch`, which records `ppid` and execs util-linux `unshare` to create the pod's
+ * PID (+mount, UTS, IPC, network) namespaces with the supervisor as PID 1. Everything that needs
+ * judgement happens here; the C supervisor only runs what this step wrote.
+ *
+ * Accepted flags (interface version 6): --debug, --net=host|none, --interactive, --local-config,
+ * --hostname, --dns-conf-mode, --disable-capabilities-restriction, --disable-paths,
+ * --disable-seccomp, --ipc=auto|private|parent, --mds-token (ignored with a warning). Refused
+ * clearly: other --net values (contained networking is not implemented yet), --private-users,
+ * --mutable.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseRunArgs } from '../common/args.js';
+import { boundingSet, hostBoundingCaps } from '../common/caps.js';
+import { PodCgroups, hostHierarchies, hybridUnifiedMount } from '../common/cgroups.js';
+import { dnsBinds } from '../common/dns.js';
+import { appEnvironment } from '../common/env.js';
+import { runtimeSettings } from '../common/isolators.js';
+import { main, makeLogger, Stage1Error } from '../common/log.js';
+import { PodDir, effectiveApp, formatEnvFile, writeFileAtomic } from '../common/pod.js';
+import { requireTool } from '../common/proc.js';
+import { mkdirInRoot, resolveInRoot, resolveUserGroup, touchInRoot } from '../common/rootfs.js';
+import { ociSeccomp } from '../common/seccomp.js';
+import { appMounts } from '../common/volumes.js';
+import { ociConfig } from '../native/oci.js';
+import { chooseRuntime, containerId, stateFile, type NativeState } from '../native/state.js';
+
+const GRACE_SECONDS = 10;
+
+await main(async () => {
+  const args = parseRunArgs(process.argv.slice(2));
+  const log = makeLogger(args.debug);
+  const pod = new PodDir(process.cwd());
+  if (args.mutable) throw new Stage1Error('mutable pods are not supported by the native stage1');
+  if (args.privateUsers) throw new Stage1Error('--private-users is not supported by the native stage1');
+  let net: 'host' | 'none';
+  if (args.net.length === 1 && args.net[0] === 'host') net = 'host';
+  else if (args.net.length === 1 && args.net[0] === 'none') net = 'none';
+  else {
+    throw new Stage1Error(
+      `failed to setup network: --net=${args.net.join(',')} is not supported by the native stage1 yet (use --net=host or --net=none)`,
+    );
+  }
+  const ipc = args.ipc ?? 'auto';
+  if (!['auto', 'private', 'parent'].includes(ipc)) throw new Stage1Error(`invalid --ipc=${ipc} (auto, private or parent)`);
+  if (args.mdsToken) log.warn('the metadata service is not supported by the native stage1; ignoring --mds-token');
+
+  const manifest = pod.readPodManifest();
+  const hostname = args.hostname || `rkt-${args.uuid}`;
+  const runtime = chooseRuntime(pod.stage1Rootfs, args.localConfig);
+  const unshare = requireTool('unshare');
+  const supervisor = path.join(pod.stage1Rootfs, 'rkt-supervisor');
+  if (!fs.existsSync(supervisor)) throw new Stage1Error(`${supervisor} is missing from the stage1 image`);
+  log.debug(`pod ${args.uuid}: ${manifest.apps.length} app(s), runtime ${runtime.name}, net ${net}, ipc ${ipc}`);
+
+  for (const d of [pod.flavorState, pod.statusDir, pod.envDir]) fs.mkdirSync(d, { recursive: true, mode: 0o750 });
+  const runtimeRoot = path.join(pod.flavorState, 'runtime');
+  fs.mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
+
+  const hierarchies = hostHierarchies();
+  const cgroupBase = `/rkt/${args.uuid}`;
+  const podCg = new PodCgroups(hierarchies, cgroupBase);
+  const podIso = runtimeSettings(manifest.isolators);
+  for (const n of podIso.ignored) log.warn(`ignoring unknown pod isolator ${n}`);
+  const written = podCg.applyPodLimits(podIso.settings);
+  if (written.length) log.debug(`pod cgroup limits: ${written.join(', ')}`);
+  const memHier = hierarchies.find((h) => h.version === 1 && h.controllers.includes('memory'));
+  const limitSwap = memHier ? fs.existsSync(path.join(memHier.mountPoint, 'memory.memsw.limit_in_bytes')) : podCg.mode === 'v2';
+  const hostCaps = hostBoundingCaps(fs.readFileSync('/proc/self/status', 'utf8'));
+
+  const state: NativeState = { uuid: args.uuid, runtime: runtime.name, runtimePath: runtime.path, runtimeRoot, cgroupBase, net, apps: [] };
+  const conf: string[] = [];
+  if (args.debug) conf.push('debug');
+  conf.push('hostname', hostname, 'grace', String(GRACE_SECONDS), 'ready', pod.supervisorStatus);
+  if (net === 'none') conf.push('lo');
+  const unified = hybridUnifiedMount(hierarchies);
+  if (runtime.name === 'crun' && unified) {
+    // crun refuses hybrid cgroups: give it a pure v1 view inside the pod's private mount namespace.
+    conf.push('setup', '2', requireTool('umount'), unified);
+  }
+  if (args.interactive && manifest.apps.length !== 1) throw new Stage1Error('interactive mode only supports one app');
+
+  manifest.apps.forEach((rt, index) => {
+    const name = rt.name;
+    const image = pod.readImageManifest(name);
+    const app = effectiveApp(rt, image);
+    const rootfs = pod.appRootfs(name);
+    if (!fs.existsSync(rootfs)) throw new Stage1Error(`app "${name}": rootfs ${rootfs} is missing`);
+    for (const api of ['proc', 'sys', 'dev']) {
+      // CVE-2019-19921 class: the API file systems are only mounted on real directories.
+      const st = fs.lstatSync(path.join(rootfs, api), { throwIfNoEntry: false });
+      if (st && !st.isDirectory()) throw new Stage1Error(`app "${name}": /${api} in the image is not a directory`);
+    }
+    const user = resolveUserGroup(rootfs, app.user, app.group, name);
+    const env = appEnvironment(name, app);
+    const envFile = pod.envFile(name);
+    fs.mkdirSync(path.dirname(envFile), { recursive: true });
+    writeFileAtomic(envFile, formatEnvFile(env), 0o640);
+    const mounts = appMounts(pod, manifest, rt, app, log, true);
+    const binds = dnsBinds(pod, rootfs, mounts, { resolv: args.resolvConfMode, hosts: args.hostsMode }, hostname);
+
+    const cwd = app.workingDirectory ?? '/';
+    if (!cwd.startsWith('/')) throw new Stage1Error(`app "${name}": working directory "${cwd}" is not absolute`);
+    const inMount = mounts.some((m) => cwd === m.target || cwd.startsWith(m.target + '/'));
+    if (!inMount) {
+      const r = resolveInRoot(rootfs, cwd);
+      if (!r.exists || !fs.statSync(r.hostPath).isDirectory()) {
+        throw new Stage1Error(`app "${name}": working directory "${cwd}" does not exist in the app rootfs`);
+      }
+      if (/^\/(proc|sys|dev)(\/|$)/.test(r.inRoot)) throw new Stage1Error(`app "${name}": working directory "${cwd}" is not allowed`);
+    }
+
+    const iso = runtimeSettings(app.isolators);
+    for (const n of iso.ignored) log.warn(`app "${name}": ignoring unknown isolator ${n}`);
+    if (iso.settings.unixSysctl) log.warn(`app "${name}": os/unix/sysctl is not supported by the native stage1, ignored`);
+    let caps: string[];
+    let seccomp;
+    try {
+      caps = boundingSet(iso.settings.capabilities, args.disableCapabilities, hostCaps);
+      seccomp = ociSeccomp(iso.settings.seccomp, args.disableSeccomp);
+    } catch (e) {
+      throw new Stage1Error(`app "${name}": ${(e as Error).message}`);
+    }
+    log.debug(`app "${name}": uid ${user.uid} gid ${user.gid}, caps ${caps.join(',')}, seccomp ${seccomp ? (iso.settings.seccomp?.mode ?? 'default') : 'off'}`);
+
+    // Mount targets are created here, before any app runs, through the in-rootfs resolver, so a
+    // read-only rootfs still gets its volumes and nothing resolves outside the rootfs.
+    for (const m of mounts) {
+      if (fs.statSync(m.source).isDirectory()) mkdirInRoot(rootfs, m.target);
+      else touchInRoot(rootfs, m.target);
+    }
+    const etc = resolveInRoot(rootfs, '/etc');
+    for (const b of binds) touchInRoot(rootfs, b.target);
+    if (etc.exists && !resolveInRoot(rootfs, '/etc/mtab').exists && fs.lstatSync(path.join(etc.hostPath, 'mtab'), { throwIfNoEntry: false }) === undefined) {
+      fs.symlinkSync('../proc/self/mounts', path.join(etc.hostPath, 'mtab'));
+    }
+
+    const cid = containerId(index, name);
+    const base = {
+      rootfs,
+      readOnlyRootfs: Boolean(rt.readOnlyRootFS),
+      env,
+      cwd,
+      uid: user.uid,
+      gid: user.gid,
+      supplementaryGids: app.supplementaryGIDs ?? [],
+      capabilities: caps,
+      settings: iso.settings,
+      seccomp,
+      disablePaths: args.disablePaths,
+      terminal: args.interactive,
+      mounts,
+      fileBinds: binds,
+      limitSwap,
+    };
+    const bundle = (suffix: string, argv: string[]) => {
+      const dir = path.join(pod.flavorState, 'bundles', cid + suffix);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const cfg = ociConfig({ ...base, args: argv, cgroupsPath: `${cgroupBase}/${cid}${suffix}`, terminal: suffix === '' && args.interactive });
+      writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 1), 0o600);
+      return [runtime.path, '--root', runtimeRoot, 'run', '--bundle', dir, cid + suffix];
+    };
+    const exec = app.exec!;
+    const pre = app.eventHandlers?.find((h) => h.name === 'pre-start');
+    const post = app.eventHandlers?.find((h) => h.name === 'post-stop');
+    const argvTok = (t: string, v: string[]) => conf.push(t, String(v.length), ...v);
+    conf.push('app', name, pod.statusFile(name));
+    fs.mkdirSync(path.dirname(pod.statusFile(name)), { recursive: true });
+    if (pre?.exec?.length) argvTok('pre', bundle('-pre', pre.exec));
+    argvTok('main', bundle('', exec));
+    if (post?.exec?.length) argvTok('post', bundle('-post', post.exec));
+    state.apps.push({ name, cid, bundle: path.join(pod.flavorState, 'bundles', cid) });
+  });
+
+  writeFileAtomic(stateFile(pod), JSON.stringify(state, null, 1), 0o600);
+  const confFile = path.join(pod.flavorState, 'supervisor.conf');
+  writeFileAtomic(confFile, conf.map((t) => t + '\0').join(''), 0o600);
+  const launch = [unshare, '--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '--propagation', 'private', '--uts'];
+  if (ipc !== 'parent') launch.push('--ipc');
+  if (net === 'none') launch.push('--net');
+  launch.push('--', supervisor, 'run', confFile);
+  writeFileAtomic(path.join(pod.flavorState, 'launch'), launch.map((t) => t + '\0').join(''), 0o600);
+  writeFileAtomic(
+    pod.file('runtime-config'),
+    JSON.stringify({
+      Hostname: hostname,
+      Debug: args.debug,
+      Mutable: false,
+      ResolvConfMode: args.resolvConfMode,
+      EtcHostsMode: args.hostsMode,
+      NetList: args.net,
+      Interactive: args.interactive,
+      InsecureOptions: { DisablePaths: args.disablePaths, DisableCapabilities: args.disableCapabilities, DisableSeccomp: args.disableSeccomp },
+      IPCMode: ipc,
+    }),
+    0o640,
+  );
+  log.debug('pod prepared, starting the supervisor');
+});

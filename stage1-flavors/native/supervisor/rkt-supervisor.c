@@ -1,0 +1,342 @@
+/*
+ * rkt-supervisor: the pod supervisor of the rkt-ts "native" stage1.
+ *
+ * Why C: PID 1 of the pod's PID namespace must reap every orphan (waitpid(-1)), which Node cannot
+ * do (libuv only waits for the children it spawned itself), and it must stay small and hold no
+ * host resources the apps could reach. No Debian package fits: tini, dumb-init and catatonit
+ * supervise exactly one child and do not record per-app exit statuses. The namespace setup itself
+ * is done by util-linux `unshare`; this program only supervises.
+ *
+ * Modes:
+ *   rkt-supervisor launch ARGV_FILE PPID_FILE
+ *       Writes its own pid to PPID_FILE, then execs the NUL-separated argv in ARGV_FILE (the
+ *       `unshare ... rkt-supervisor run CONF` command). The pid stays the same across the exec,
+ *       so PPID_FILE names the process whose single child is this supervisor.
+ *   rkt-supervisor run CONF
+ *       PID 1 of the pod. CONF is a sequence of NUL-terminated tokens:
+ *         hostname NAME | lo | grace SECONDS | ready PATH | setup N ARGV… |
+ *         app NAME STATUS_FILE | pre N ARGV… | main N ARGV… | post N ARGV…
+ *       (pre/main/post belong to the preceding `app`). Setup commands run first, in order; then
+ *       every app runs pre-start → main → post-stop. The exit status of each main command (the
+ *       OCI runtime's `run`, which exits with the app's status) is written as ASCII decimal to
+ *       STATUS_FILE. The first app that fails decides the pod's exit status and the other apps are
+ *       sent SIGTERM (SIGKILL after the grace period). SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1
+ *       and SIGUSR2 are forwarded to the main commands (the runtime forwards them to the app).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_APPS 64
+#define MAX_SETUP 16
+
+enum phase { P_NONE, P_PRE, P_MAIN, P_POST, P_DONE };
+
+struct app {
+    char *name;
+    char *status_file;
+    char **pre, **main, **post;
+    enum phase phase;
+    pid_t pid;
+    int status_written;
+};
+
+static struct app apps[MAX_APPS];
+static int napps;
+static char **setup[MAX_SETUP];
+static int nsetup;
+static char *hostname_;
+static int lo_up;
+static int grace = 10;
+static char *ready_path;
+static int debug_;
+static sigset_t fwd_set;
+
+static void logmsg(const char *fmt, const char *a, long n) {
+    if (!debug_) return;
+    fprintf(stderr, "stage1: supervisor: ");
+    fprintf(stderr, fmt, a, n);
+    fputc('\n', stderr);
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "stage1: supervisor: %s: %s\n", what, strerror(errno));
+    exit(254);
+}
+
+static char *slurp(const char *path, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die(path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) die("fstat");
+    if (st.st_size > (1 << 24)) { errno = EFBIG; die(path); }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf) die("malloc");
+    size_t off = 0;
+    while (off < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+        if (r < 0) { if (errno == EINTR) continue; die("read"); }
+        if (r == 0) break;
+        off += (size_t)r;
+    }
+    buf[off] = 0;
+    close(fd);
+    *len = off;
+    return buf;
+}
+
+/* Tokenizer over a NUL-separated buffer. */
+static char *tb, *te;
+static char *tok(void) {
+    if (tb >= te) return NULL;
+    char *t = tb;
+    tb += strlen(tb) + 1;
+    return t;
+}
+static char *need(void) {
+    char *t = tok();
+    if (!t) { fprintf(stderr, "stage1: supervisor: truncated configuration\n"); exit(254); }
+    return t;
+}
+static char **argv_tok(void) {
+    long n = strtol(need(), NULL, 10);
+    if (n <= 0 || n > 4096) { fprintf(stderr, "stage1: supervisor: bad argv length\n"); exit(254); }
+    char **v = calloc((size_t)n + 1, sizeof(char *));
+    if (!v) die("calloc");
+    for (long i = 0; i < n; i++) v[i] = need();
+    return v;
+}
+
+static int cmd_launch(const char *argv_file, const char *ppid_file) {
+    size_t len;
+    char *buf = slurp(argv_file, &len);
+    int n = 0;
+    for (size_t i = 0; i < len; i++) if (buf[i] == 0) n++;
+    char **v = calloc((size_t)n + 1, sizeof(char *));
+    if (!v || n == 0) die("launch argv");
+    tb = buf; te = buf + len;
+    for (int i = 0; i < n; i++) v[i] = tok();
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", ppid_file);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) die(tmp);
+    char pid[32];
+    int l = snprintf(pid, sizeof pid, "%d", (int)getpid());
+    if (write(fd, pid, (size_t)l) != l) die("write ppid");
+    fsync(fd);
+    close(fd);
+    if (rename(tmp, ppid_file) < 0) die("rename ppid");
+    execv(v[0], v);
+    die(v[0]);
+    return 254;
+}
+
+static pid_t spawn(char **argv) {
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        sigset_t empty;
+        sigemptyset(&empty);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &empty, NULL);
+        execv(argv[0], argv);
+        fprintf(stderr, "stage1: supervisor: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(254);
+    }
+    return pid;
+}
+
+static int decode(int st) {
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return 254;
+}
+
+static void write_status(struct app *a, int code) {
+    if (a->status_written) return;
+    a->status_written = 1;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", a->status_file);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) { fprintf(stderr, "stage1: supervisor: %s: %s\n", tmp, strerror(errno)); return; }
+    char b[32];
+    int l = snprintf(b, sizeof b, "%d", code);
+    if (write(fd, b, (size_t)l) != l) fprintf(stderr, "stage1: supervisor: short write %s\n", tmp);
+    fsync(fd);
+    close(fd);
+    if (rename(tmp, a->status_file) < 0) fprintf(stderr, "stage1: supervisor: rename %s\n", tmp);
+}
+
+static void bring_lo_up(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die("socket");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die("SIOCGIFFLAGS lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die("SIOCSIFFLAGS lo");
+    close(s);
+}
+
+static void ignore_handler(int s) { (void)s; }
+
+static int cmd_run(const char *conf) {
+    size_t len;
+    char *buf = slurp(conf, &len);
+    tb = buf; te = buf + len;
+    struct app *cur = NULL;
+    for (char *t; (t = tok());) {
+        if (!strcmp(t, "hostname")) hostname_ = need();
+        else if (!strcmp(t, "lo")) lo_up = 1;
+        else if (!strcmp(t, "debug")) debug_ = 1;
+        else if (!strcmp(t, "grace")) grace = atoi(need());
+        else if (!strcmp(t, "ready")) ready_path = need();
+        else if (!strcmp(t, "setup")) { if (nsetup == MAX_SETUP) { errno = E2BIG; die("setup"); } setup[nsetup++] = argv_tok(); }
+        else if (!strcmp(t, "app")) {
+            if (napps == MAX_APPS) { errno = E2BIG; die("apps"); }
+            cur = &apps[napps++];
+            cur->name = need();
+            cur->status_file = need();
+        } else if (!strcmp(t, "pre") && cur) cur->pre = argv_tok();
+        else if (!strcmp(t, "main") && cur) cur->main = argv_tok();
+        else if (!strcmp(t, "post") && cur) cur->post = argv_tok();
+        else { fprintf(stderr, "stage1: supervisor: unknown token %s\n", t); return 254; }
+    }
+    if (napps == 0) { fprintf(stderr, "stage1: supervisor: no apps\n"); return 254; }
+
+    /* The pod lock (RKT_LOCK_FD) stays held by this process but must not reach any child. */
+    const char *lfd = getenv("RKT_LOCK_FD");
+    if (lfd && *lfd) {
+        int fd = atoi(lfd);
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    }
+
+    /* Signals are read from a signalfd; handlers are installed as well, because PID 1 of a PID
+     * namespace does not receive signals whose disposition is the default. */
+    sigset_t all;
+    sigemptyset(&all);
+    sigemptyset(&fwd_set);
+    int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
+        sigaddset(&all, fwd[i]);
+        sigaddset(&fwd_set, fwd[i]);
+        signal(fwd[i], ignore_handler);
+    }
+    sigaddset(&all, SIGCHLD);
+    sigaddset(&all, SIGALRM);
+    signal(SIGALRM, ignore_handler);
+    if (sigprocmask(SIG_BLOCK, &all, NULL) < 0) die("sigprocmask");
+    int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+    if (sfd < 0) die("signalfd");
+
+    if (hostname_ && *hostname_ && sethostname(hostname_, strlen(hostname_)) < 0) die("sethostname");
+    if (lo_up) bring_lo_up();
+    for (int i = 0; i < nsetup; i++) {
+        pid_t p = spawn(setup[i]);
+        int st;
+        while (waitpid(p, &st, 0) < 0) if (errno != EINTR) die("waitpid");
+        if (decode(st) != 0) {
+            fprintf(stderr, "stage1: supervisor: setup command %s failed (%d)\n", setup[i][0], decode(st));
+            return 254;
+        }
+    }
+
+    for (int i = 0; i < napps; i++) {
+        struct app *a = &apps[i];
+        if (a->pre) { a->phase = P_PRE; a->pid = spawn(a->pre); }
+        else { a->phase = P_MAIN; a->pid = spawn(a->main); }
+        logmsg("started app %s (pid %ld)", a->name, a->pid);
+    }
+
+    int pod_status = 0, failed = 0, stopping = 0, ready_done = 0;
+    for (;;) {
+        if (!ready_done && ready_path) {
+            int all_main = 1;
+            for (int i = 0; i < napps; i++) if (apps[i].phase == P_PRE) all_main = 0;
+            if (all_main) {
+                char tmp[4096];
+                snprintf(tmp, sizeof tmp, "%s.tmp", ready_path);
+                unlink(tmp);
+                if (symlink("ready", tmp) == 0) rename(tmp, ready_path);
+                ready_done = 1;
+            }
+        }
+        int alive = 0;
+        for (int i = 0; i < napps; i++) if (apps[i].phase != P_DONE) alive = 1;
+        if (!alive) break;
+
+        struct signalfd_siginfo si;
+        ssize_t r = read(sfd, &si, sizeof si);
+        if (r < 0) { if (errno == EINTR) continue; die("read signalfd"); }
+        if (r != sizeof si) continue;
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            int st;
+            pid_t p;
+            while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+                for (int i = 0; i < napps; i++) {
+                    struct app *a = &apps[i];
+                    if (a->pid != p || a->phase == P_DONE || a->phase == P_NONE) continue;
+                    int code = decode(st);
+                    a->pid = 0;
+                    if (a->phase == P_PRE) {
+                        logmsg("pre-start of %s exited with %ld", a->name, code);
+                        if (code != 0 || stopping) {
+                            write_status(a, code ? code : 254);
+                            if (!failed) { failed = 1; pod_status = code ? code : 254; }
+                            a->phase = P_DONE;
+                        } else { a->phase = P_MAIN; a->pid = spawn(a->main); }
+                    } else if (a->phase == P_MAIN) {
+                        logmsg("app %s exited with %ld", a->name, code);
+                        write_status(a, code);
+                        if (code != 0 && !failed) { failed = 1; pod_status = code; }
+                        if (a->post) { a->phase = P_POST; a->pid = spawn(a->post); }
+                        else a->phase = P_DONE;
+                    } else if (a->phase == P_POST) {
+                        logmsg("post-stop of %s exited with %ld", a->name, code);
+                        a->phase = P_DONE;
+                    }
+                }
+            }
+            if (failed && !stopping) {
+                stopping = 1;
+                for (int i = 0; i < napps; i++)
+                    if (apps[i].phase == P_MAIN && apps[i].pid > 0) kill(apps[i].pid, SIGTERM);
+                alarm((unsigned)grace);
+            }
+        } else if (sig == SIGALRM) {
+            for (int i = 0; i < napps; i++)
+                if ((apps[i].phase == P_MAIN || apps[i].phase == P_PRE) && apps[i].pid > 0) kill(apps[i].pid, SIGKILL);
+        } else if (sigismember(&fwd_set, sig)) {
+            logmsg("forwarding signal %s%ld", "", sig);
+            for (int i = 0; i < napps; i++)
+                if ((apps[i].phase == P_MAIN || apps[i].phase == P_PRE) && apps[i].pid > 0) kill(apps[i].pid, sig);
+            if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && !stopping) {
+                stopping = 1;
+                alarm((unsigned)grace);
+            }
+        }
+    }
+    return pod_status;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 4 && !strcmp(argv[1], "launch")) return cmd_launch(argv[2], argv[3]);
+    if (argc == 3 && !strcmp(argv[1], "run")) return cmd_run(argv[2]);
+    fprintf(stderr, "usage: rkt-supervisor launch ARGV_FILE PPID_FILE | run CONF\n");
+    return 254;
+}
