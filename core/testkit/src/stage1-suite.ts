@@ -620,7 +620,7 @@ export function stage1Suite(flavorName: string, build: () => Promise<string>, op
         const pod = newPod({ apps: [{ name: 'a', app: sh('true') }, { name: 'b', app: sh('true') }] });
         const r = await run(pod);
         assert.equal(r.code, 254);
-        assert.match(r.stderr, /^stage1: .*(one app|single app|apps)/m);
+        assert.match(r.stderr, /^stage1: .*(one app|single app|1 app|application)/m);
       });
     }
 

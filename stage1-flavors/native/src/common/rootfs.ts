@@ -184,3 +184,19 @@ export function touchInRoot(root: string, p: string): string {
   fs.closeSync(fd);
   return r.hostPath;
 }
+
+/**
+ * appc: the working directory must exist in the assembled rootfs (volumes included); it must be
+ * absolute, and never under /proc, /sys or /dev (a cwd there can reach outside the container,
+ * CVE-2024-21626).
+ */
+export function checkWorkingDir(rootfs: string, cwd: string, mountTargets: string[], app: string): void {
+  if (!cwd.startsWith('/')) throw new Stage1Error(`app "${app}": working directory "${cwd}" is not absolute`);
+  if (/^\/+(proc|sys|dev)(\/|$)/.test(path.posix.normalize(cwd))) throw new Stage1Error(`app "${app}": working directory "${cwd}" is not allowed`);
+  if (mountTargets.some((t) => cwd === t || cwd.startsWith(t + '/'))) return;
+  const r = resolveInRoot(rootfs, cwd);
+  if (!r.exists || !fs.statSync(r.hostPath).isDirectory()) {
+    throw new Stage1Error(`app "${app}": working directory "${cwd}" does not exist in the app rootfs`);
+  }
+  if (/^\/(proc|sys|dev)(\/|$)/.test(r.inRoot)) throw new Stage1Error(`app "${app}": working directory "${cwd}" is not allowed`);
+}

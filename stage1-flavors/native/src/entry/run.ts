@@ -21,7 +21,7 @@ import { runtimeSettings } from '../common/isolators.js';
 import { main, makeLogger, Stage1Error } from '../common/log.js';
 import { PodDir, effectiveApp, formatEnvFile, writeFileAtomic } from '../common/pod.js';
 import { requireTool } from '../common/proc.js';
-import { mkdirInRoot, resolveInRoot, resolveUserGroup, touchInRoot } from '../common/rootfs.js';
+import { checkWorkingDir, mkdirInRoot, resolveInRoot, resolveUserGroup, touchInRoot } from '../common/rootfs.js';
 import { ociSeccomp } from '../common/seccomp.js';
 import { appMounts } from '../common/volumes.js';
 import { ociConfig } from '../native/oci.js';
@@ -102,15 +102,7 @@ await main(async () => {
     const binds = dnsBinds(pod, rootfs, mounts, { resolv: args.resolvConfMode, hosts: args.hostsMode }, hostname);
 
     const cwd = app.workingDirectory ?? '/';
-    if (!cwd.startsWith('/')) throw new Stage1Error(`app "${name}": working directory "${cwd}" is not absolute`);
-    const inMount = mounts.some((m) => cwd === m.target || cwd.startsWith(m.target + '/'));
-    if (!inMount) {
-      const r = resolveInRoot(rootfs, cwd);
-      if (!r.exists || !fs.statSync(r.hostPath).isDirectory()) {
-        throw new Stage1Error(`app "${name}": working directory "${cwd}" does not exist in the app rootfs`);
-      }
-      if (/^\/(proc|sys|dev)(\/|$)/.test(r.inRoot)) throw new Stage1Error(`app "${name}": working directory "${cwd}" is not allowed`);
-    }
+    checkWorkingDir(rootfs, cwd, mounts.map((m) => m.target), name);
 
     const iso = runtimeSettings(app.isolators);
     for (const n of iso.ignored) log.warn(`app "${name}": ignoring unknown isolator ${n}`);
