@@ -3,7 +3,9 @@
  * the OCI runtime's `exec` on the app's container, with the app's own process spec (user, groups,
  * capabilities, no_new_privs, environment, cwd), so it gets the same namespaces, cgroup, seccomp
  * filter and masked paths as the app (rkt CVE-2019-10144/10145/10147). The runtime is run inside
- * the pod's mount and PID namespaces (util-linux nsenter), where its state is consistent.
+ * the pod's namespaces (util-linux nsenter into the supervisor's mount, PID, network, IPC and UTS
+ * namespaces): its state is consistent there, and the app container shares all but the mount
+ * namespace with the supervisor, which `exec` joins from the container's own config.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -32,7 +34,7 @@ await main(async () => {
   const pf = path.join(pod.flavorState, `enter-${process.pid}-${randomBytes(4).toString('hex')}.json`);
   fs.writeFileSync(pf, JSON.stringify(proc), { mode: 0o600 });
   try {
-    const argv = ['--target', String(args.pid), '--mount', '--pid', '--', state.runtimePath, '--root', state.runtimeRoot, 'exec'];
+    const argv = ['--target', String(args.pid), '--mount', '--pid', '--net', '--ipc', '--uts', '--', state.runtimePath, '--root', state.runtimeRoot, 'exec'];
     if (tty) argv.push('--tty');
     argv.push('--process', pf, app.cid);
     const child = spawn(requireTool('nsenter'), argv, { stdio: 'inherit' });
