@@ -17,16 +17,14 @@
  * the compressor (zlib runs on libuv's pool, so reading and compressing overlap) or to the output.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { once } from 'node:events';
-import { createGzip, constants as zc } from 'node:zlib';
-import { failedPrecondition, invalidArgument, isRktError, unavailable, type ImageManifest } from '@rkt/api';
+import { failedPrecondition, invalidArgument, isRktError, type ImageManifest } from '@rkt/api';
 import { checkImageManifest } from '../schema/manifest.js';
 import { imageManifestToJson } from '../schema/serialize.js';
 import type { Compression } from './compression.js';
+import { makeSink, type Sink } from './sink.js';
 import { encodeHeader, manifestEntry, padding, roundSeconds, type EntryType, type TarEntry } from './tar-header.js';
 import { readTreeXattrs, type XattrMap } from './xattrs.js';
 
@@ -63,10 +61,30 @@ export interface ValidLayout {
 }
 
 const CHUNK = 1 << 20;
-const MAX_BUFFERED = 8 * CHUNK;
 const END_OF_ARCHIVE = Buffer.alloc(1024);
 
 const errText = (e: unknown) => (e as Error)?.message ?? String(e);
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EEXIST: 'file exists',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+/** A Node fs error worded like Go's *PathError (`stat x: no such file or directory`). */
+export function goError(e: unknown, op: string, path: string): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const text = code ? ERRNO_TEXT[code] : undefined;
+  return text ? `${op} ${path}: ${text}` : errText(e);
+}
 
 /**
  * Check an image layout directory (reference messages): it must be a directory holding a
@@ -79,7 +97,7 @@ export function validateLayout(dir: string): ValidLayout {
   try {
     st = statSync(dir);
   } catch (e) {
-    throw invalidArgument(`error accessing layout: ${errText(e)}`, { cause: e, details: { path: dir } });
+    throw invalidArgument(`error accessing layout: ${goError(e, 'stat', dir)}`, { cause: e, details: { path: dir } });
   }
   if (!st.isDirectory()) throw invalidArgument(`given path ${JSON.stringify(dir)} is not a directory`, { details: { path: dir } });
   const names = readdirSync(dir).sort();
@@ -135,90 +153,6 @@ function readAccounts(file: string): Map<number, string> {
 /** Linux dev_t split (glibc gnu_dev_major/minor). */
 const major = (rdev: number) => (((rdev / 256) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff)) >>> 0;
 const minor = (rdev: number) => ((rdev & 0xff) | (Math.floor(rdev / 4096) & ~0xff)) >>> 0;
-
-interface Sink {
-  write(chunk: Buffer): Promise<void> | undefined;
-  end(): Promise<void>;
-  destroy(err: Error): void;
-}
-
-function waitDrain(s: Writable): Promise<void> | undefined {
-  if (s.writableLength <= MAX_BUFFERED) return undefined;
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      s.off('error', onErr);
-      s.off('close', onClose);
-      resolve();
-    };
-    const onErr = (e: Error) => {
-      s.off('drain', onDrain);
-      s.off('close', onClose);
-      reject(e);
-    };
-    const onClose = () => {
-      s.off('drain', onDrain);
-      s.off('error', onErr);
-      reject(s.errored ?? new Error('output closed early'));
-    };
-    s.once('drain', onDrain);
-    s.once('error', onErr);
-    s.once('close', onClose);
-  });
-}
-
-function streamSink(first: Writable, done: Promise<unknown>): Sink {
-  let failed: Error | undefined;
-  done.catch((e: Error) => (failed = e));
-  return {
-    write(chunk) {
-      if (failed) throw failed;
-      first.write(chunk);
-      return waitDrain(first);
-    },
-    async end() {
-      first.end();
-      await done;
-    },
-    destroy(err) {
-      first.destroy(err);
-    },
-  };
-}
-
-function finishedOk(s: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.once('finish', () => resolve());
-  });
-}
-
-function makeSink(output: Writable, compression: Compression): Sink {
-  if (compression === 'none') return streamSink(output, finishedOk(output));
-  if (compression === 'gzip') {
-    const gz = createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 256 << 10 });
-    const done = Promise.all([finishedOk(output), new Promise<void>((res, rej) => gz.once('error', rej).once('end', res))]);
-    gz.on('error', (e) => output.destroy(e));
-    gz.pipe(output);
-    return streamSink(gz, done);
-  }
-  const child = spawn(compression, ['-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const stderr: Buffer[] = [];
-  child.stderr.on('data', (c: Buffer) => stderr.push(c));
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'ENOENT' ? unavailable(`cannot compress with ${compression}: the ${compression} tool is not installed`) : e),
-    );
-    child.once('close', (code, signal) =>
-      code === 0
-        ? resolve()
-        : reject(failedPrecondition(`${compression} failed (${signal ?? `exit ${code}`}): ${Buffer.concat(stderr).toString().trim()}`)),
-    );
-  });
-  child.stdout.pipe(output);
-  child.stdin.on('error', () => undefined);
-  const sink = streamSink(child.stdin, Promise.all([exited, finishedOk(output)]));
-  return { ...sink, destroy: (e) => (child.kill(), output.destroy(e)) };
-}
 
 class TarOut {
   private buf = Buffer.allocUnsafe(CHUNK);
