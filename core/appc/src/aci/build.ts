@@ -220,7 +220,14 @@ const utf8Name = (b: Buffer, where: string): string => {
  * under the walk; `output` is destroyed on failure.
  */
 export async function writeAci(dir: string, output: Writable, opts: WriteAciOptions = {}): Promise<WriteAciResult> {
-  const { manifest, manifestBytes } = validateLayout(dir);
+  let layout: ValidLayout;
+  try {
+    layout = validateLayout(dir);
+  } catch (e) {
+    output.destroy();
+    throw e;
+  }
+  const { manifest, manifestBytes } = layout;
   const rootfs = join(dir, 'rootfs');
   let xattrs: XattrMap = new Map();
   if (opts.xattrs !== false) {
