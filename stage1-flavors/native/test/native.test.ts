@@ -219,6 +219,22 @@ describe('stage1 native', { concurrency: false }, () => {
     await withTimeout(running.done, 20000, 'pod exit');
   });
 
+  it('--debug traces with the stage1 prefix; enter refuses a pid that is not the pod supervisor', async () => {
+    const r = await one(sh('true')).run(['--net=host', '--debug']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.ok(lines.length >= 2, r.stderr);
+    for (const l of lines) assert.match(l, /^stage1: /);
+    const pod = one(sh('echo up; exec sleep 600'));
+    const running = pod.start(['--net=host']);
+    await waitFor(() => running.stdout().includes('up') || (running.child.exitCode !== null ? assert.fail(running.stderr()) : false), 20000, 'app start');
+    const e = await pod.entrypoint('enter', [`--pid=${process.pid}`, '--appname=app', '--', '/bin/true']);
+    assert.equal(e.code, 254);
+    assert.match(e.stderr, /not the supervisor of this pod/);
+    await pod.stop();
+    await withTimeout(running.done, 20000, 'pod exit');
+  });
+
   it('refuses what it does not implement, with a stage1 error', async () => {
     for (const flags of [['--private-users=65536:65536'], ['--mutable'], ['--ipc=bogus']]) {
       const r = await one(sh('true')).run(['--net=host', ...flags]);

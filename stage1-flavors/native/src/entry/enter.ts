@@ -28,6 +28,16 @@ await main(async () => {
     app = state.apps[0];
   }
   if (!app) throw new Stage1Error(`app "${args.appName}" not found in the pod`);
+  // The pid comes from stage0 (the single child of ppid): it must be this pod's supervisor.
+  let cmdline = '';
+  try {
+    cmdline = fs.readFileSync(`/proc/${args.pid}/cmdline`, 'utf8');
+  } catch {
+    throw new Stage1Error(`process ${args.pid} is not running`);
+  }
+  if (!cmdline.includes('rkt-supervisor') || !cmdline.includes(pod.flavorState)) {
+    throw new Stage1Error(`process ${args.pid} is not the supervisor of this pod`);
+  }
   const cfg = readJson(path.join(app.bundle, 'config.json')) as { process: Record<string, unknown> };
   const tty = process.stdin.isTTY === true;
   const proc = { ...cfg.process, args: args.command, terminal: tty };
