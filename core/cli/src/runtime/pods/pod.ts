@@ -331,6 +331,7 @@ export class Pod {
 
   private move(to: PodDir): void {
     const from = this.path;
+    mkdirSync(join(podsRoot(this.dataDir), to), { recursive: true, mode: 0o750 });
     renameSync(from, this.pathIn(to));
     fsyncDir(join(podsRoot(this.dataDir), to));
     this.dir = to;
