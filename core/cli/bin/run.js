@@ -1,7 +1,25 @@
 #!/usr/bin/env node
 // rkt entry point. `rkt version` (and --version/-v) is answered here without importing oclif or
 // the DI container: startup is most of its cost (docs/architecture.md, "Start-up").
-const argv = process.argv.slice(2);
+let argv = process.argv.slice(2);
+
+// rkt's global flags may come before the command (`rkt --dir=/x --debug fetch IMG`), as with
+// cobra's persistent flags; oclif wants them after it. Move them behind the command words.
+const VALUE_FLAGS = new Set(['--dir', '--system-config', '--local-config', '--user-config', '--insecure-options']);
+const TOPICS = new Set(['image', 'plugins']);
+if (argv.length > 0 && argv[0].startsWith('--') && argv[0] !== '--version' && argv[0] !== '--help') {
+  const globals = [];
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith('--')) {
+    const a = argv[i++];
+    globals.push(a);
+    if (!a.includes('=') && VALUE_FLAGS.has(a) && i < argv.length) globals.push(argv[i++]);
+  }
+  const rest = argv.slice(i);
+  const words = rest.length > 1 && TOPICS.has(rest[0]) && !rest[1].startsWith('-') ? 2 : Math.min(rest.length, 1);
+  argv = [...rest.slice(0, words), ...globals, ...rest.slice(words)];
+  process.argv = [...process.argv.slice(0, 2), ...argv];
+}
 if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '--version' || argv[0] === '-v')) {
   const { versionText } = await import('../dist/version-info.js');
   process.stdout.write(versionText());

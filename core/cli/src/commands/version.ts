@@ -1,7 +1,8 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { RktCommand } from '../base-command.js';
 import { versionInfo, versionText } from '../version-info.js';
 
-export default class Version extends Command {
+export default class Version extends RktCommand {
   static override description = 'Print the version and exit';
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version --json'];
   static override flags = {

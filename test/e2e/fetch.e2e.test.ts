@@ -1,0 +1,153 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gpg, startTestServer, type GpgKey, type TestServer } from '@rkt/testkit';
+import { rktBin, rktDirs, runAsync } from '../lib/cli.js';
+import { buildBusyboxAci } from '../lib/images.js';
+
+let gpg: Gpg;
+let key: GpgKey;
+let other: GpgKey;
+let server: TestServer;
+const dirs = rktDirs('rkt-fetch-');
+let aci: Buffer;
+let sig: string;
+
+before(async () => {
+  gpg = new Gpg();
+  key = gpg.genKey('Hello Maintainers <hello@example.com>', 'ed25519');
+  other = gpg.genKey('Mallory <mallory@example.com>', 'ed25519');
+  mkdirSync(join(dirs.base, 'img'), { recursive: true });
+  const file = join(dirs.base, 'img', 'hello-1.0.0.aci');
+  buildBusyboxAci(file, { name: 'localhost/hello', version: '1.0.0' });
+  aci = readFileSync(file);
+  sig = gpg.sign(file, key.fingerprint);
+  writeFileSync(`${file}.asc`, sig);
+  writeFileSync(join(dirs.base, 'key.asc'), key.publicKey);
+  writeFileSync(join(dirs.base, 'other.asc'), other.publicKey);
+  server = await startTestServer();
+  writeFileSync(join(dirs.base, 'ca.pem'), server.caPem!);
+  writeFileSync(
+    join(dirs.base, 'settings.json'),
+    JSON.stringify({ plugins: { 'rkt.fetcher.v1.https': { caFile: join(dirs.base, 'ca.pem'), discoveryPort: server.port } } }),
+  );
+});
+
+after(async () => {
+  await server?.close();
+  gpg?.cleanup();
+  dirs.cleanup();
+});
+
+const env = () => dirs.env({ RKT_SETTINGS: join(dirs.base, 'settings.json') });
+const rkt = (...args: string[]) => runAsync(rktBin, [...dirs.args(), ...args], { env: env() });
+const names = async () => (await rkt('image', 'list', '--no-legend', '--fields=name')).stdout;
+const trust = async (prefix: string, keyFile: string) => {
+  const r = await rkt('trust', `--prefix=${prefix}`, '--skip-fingerprint-review', keyFile);
+  assert.equal(r.status, 0, r.stderr);
+};
+
+test('a signed local file is fetched only once its signer is trusted for the name', async () => {
+  const file = join(dirs.base, 'img', 'hello-1.0.0.aci');
+  const untrusted = await rkt('fetch', file);
+  assert.equal(untrusted.status, 254);
+  assert.match(untrusted.stderr, /^fetch: .*localhost\/hello/m);
+  assert.equal((await names()), '', 'nothing stored after a refused signature');
+
+  await trust('localhost/hello-evil', join(dirs.base, 'key.asc'));
+  const sibling = await rkt('fetch', file);
+  assert.equal(sibling.status, 254, 'a key for a sibling prefix does not verify');
+  assert.equal((await names()), '');
+
+  await trust('localhost/hello', join(dirs.base, 'key.asc'));
+  const ok = await rkt('fetch', file);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^sha512-[0-9a-f]{32}\n$/);
+  assert.match(ok.stderr, /signature verified:\n  Hello Maintainers <hello@example\.com>/);
+  const full = await rkt('fetch', '--full', file);
+  assert.match(full.stdout, /^sha512-[0-9a-f]{128}\n$/);
+  assert.ok(full.stdout.startsWith(ok.stdout.trim()));
+  assert.equal((await names()), 'localhost/hello:1.0.0\n');
+});
+
+test('a signature by another key, or over other bytes, is refused and leaves nothing', async () => {
+  const file = join(dirs.base, 'img', 'tampered.aci');
+  buildBusyboxAci(file, { name: 'localhost/hello', version: '2.0.0', files: { 'etc/motd': 'tampered' } });
+  writeFileSync(join(dirs.base, 'img', 'by-other.asc'), gpg.sign(file, other.fingerprint));
+  const wrongKey = await rkt('fetch', `--signature=${join(dirs.base, 'img', 'by-other.asc')}`, file);
+  assert.equal(wrongKey.status, 254);
+  writeFileSync(`${file}.asc`, sig); // a good signature, but of another file
+  const wrongBytes = await rkt('fetch', file);
+  assert.equal(wrongBytes.status, 254);
+  assert.match(wrongBytes.stderr, /^fetch: /m);
+  assert.doesNotMatch((await names()), /2\.0\.0/);
+  assert.deepEqual(readdirSync(join(dirs.data, 'cas', 'tmp')), [], 'no temporary file left behind');
+});
+
+test('https: signature first, ETag revalidation, pull policies', async () => {
+  server.aci('/images/hello-1.0.0.aci', aci, { signature: sig, etag: true });
+  const url = server.url('/images/hello-1.0.0.aci');
+  const first = await rkt('fetch', url);
+  assert.equal(first.status, 0, first.stderr);
+  const reqs = server.requestsTo('/images/hello-1.0.0.aci').length + server.requestsTo('/images/hello-1.0.0.aci.asc').length;
+  assert.ok(reqs >= 2);
+  const sigIndex = server.requests.findIndex((r) => r.path === '/images/hello-1.0.0.aci.asc');
+  const aciIndex = server.requests.findIndex((r) => r.path === '/images/hello-1.0.0.aci');
+  assert.ok(sigIndex < aciIndex, 'the signature is fetched before the image');
+
+  server.clearLog();
+  const again = await rkt('fetch', url); // update (default): conditional request → 304
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, first.stdout);
+  const revalidation = server.requestsTo('/images/hello-1.0.0.aci').find((r) => r.headers['if-none-match']);
+  assert.ok(revalidation, 'revalidated with If-None-Match');
+  assert.equal(revalidation.status, 304);
+
+  server.clearLog();
+  const cached = await rkt('fetch', '--pull-policy=new', url);
+  assert.equal(cached.stdout, first.stdout);
+  assert.equal(server.requests.length, 0, 'pull-policy new uses the store without a request');
+
+  const never = await rkt('fetch', '--pull-policy=never', server.url('/images/other.aci'));
+  assert.equal(never.status, 254);
+});
+
+test('appc discovery by name over https with the trusted key', async () => {
+  server.discovery('/hello', { discovery: [['localhost/hello', `https://127.0.0.1:${server.port}/images/hello-{version}.{ext}`]] });
+  server.aci('/images/hello-1.0.0.aci', aci, { signature: sig });
+  const r = await rkt('fetch', '--pull-policy=update', 'localhost/hello:1.0.0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(server.requests.some((q) => q.url.includes('ac-discovery=1')));
+  const missing = await rkt('fetch', 'localhost/hello:9.9.9');
+  assert.equal(missing.status, 254);
+});
+
+test('ten parallel fetches of one image give one image', async () => {
+  const file = join(dirs.base, 'img', 'par.aci');
+  buildBusyboxAci(file, { name: 'localhost/par', version: '1.0.0' });
+  const runs = await Promise.all(
+    Array.from({ length: 10 }, () =>
+      new Promise<number | null>((resolve) => {
+        const p = spawn(rktBin, [...dirs.args(), '--insecure-options=image', 'fetch', file], { env: env(), stdio: 'ignore' });
+        p.on('exit', (code) => resolve(code));
+      }),
+    ),
+  );
+  assert.deepEqual(runs, Array(10).fill(0));
+  assert.equal((await names()).split('\n').filter((n) => n === 'localhost/par:1.0.0').length, 1);
+});
+
+test('kill -9 during a download, then the next fetch succeeds', async () => {
+  const big = Buffer.concat([aci, Buffer.alloc(0)]);
+  server.aci('/images/slow.aci', big, { signature: sig, stallAt: 4096 });
+  const url = server.url('/images/slow.aci');
+  const child = spawn(rktBin, [...dirs.args(), 'fetch', url], { env: env(), stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  server.aci('/images/slow.aci', big, { signature: sig });
+  const r = await rkt('fetch', url);
+  assert.equal(r.status, 0, r.stderr);
+});
