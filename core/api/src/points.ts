@@ -150,6 +150,11 @@ export interface RenderedTree {
 
 export interface TreeStore {
   render(imageId: string): Promise<RenderedTree>;
+  /**
+   * Extract one image (its `manifest` and `rootfs/`, no dependencies) into `dir`, which must be
+   * empty or absent, with the same safe extraction as rendering (`rkt image extract`).
+   */
+  extract(imageId: string, dir: string): Promise<void>;
   get(treeId: string): Promise<RenderedTree | undefined>;
   remove(treeId: string): Promise<void>;
   list(): Promise<RenderedTree[]>;

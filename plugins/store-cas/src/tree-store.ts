@@ -275,6 +275,17 @@ export class CasTreeStore implements TreeStore {
     return true;
   }
 
+  async extract(imageId: string, dir: string): Promise<void> {
+    const id = await this.images.resolveId(imageId);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (fs.readdirSync(dir).length > 0) throw invalidArgument(`cannot extract into ${dir}: the directory is not empty`);
+    fs.mkdirSync(`${dir}/rootfs`, 0o755);
+    const writer = new TreeWriter(`${dir}/rootfs`);
+    await writer.applyLayer(this.images.openAci(id), { label: id });
+    writer.finish();
+    fs.writeFileSync(`${dir}/manifest`, this.images.manifestBytes(id), { mode: 0o644 });
+  }
+
   async get(treeId: string): Promise<RenderedTree | undefined> {
     if (!TREE_ID_RE.test(treeId)) return undefined;
     void this.core.db; // directories exist
