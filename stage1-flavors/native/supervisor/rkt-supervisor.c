@@ -9,9 +9,11 @@
  *
  * Modes:
  *   rkt-supervisor launch ARGV_FILE PPID_FILE
- *       Writes its own pid to PPID_FILE, then execs the NUL-separated argv in ARGV_FILE (the
- *       `unshare ... rkt-supervisor run CONF` command). The pid stays the same across the exec,
- *       so PPID_FILE names the process whose single child is this supervisor.
+ *       Runs the NUL-separated argv in ARGV_FILE (`unshare … rkt-supervisor run CONF`) as its
+ *       child, writes that child's pid to PPID_FILE (its single child is the supervisor), relays
+ *       SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the supervisor (unshare blocks
+ *       them) and exits with the child's status (128+signal when it was killed). It is the
+ *       process stage0 started, so stage0's signal relay reaches the pod.
  *   rkt-supervisor run CONF
  *       PID 1 of the pod. CONF is a sequence of NUL-terminated tokens:
  *         hostname NAME | lo | grace SECONDS | ready PATH | setup N ARGV… |
@@ -119,6 +121,24 @@ static char **argv_tok(void) {
     return v;
 }
 
+static int decode(int st) {
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return 254;
+}
+
+static pid_t first_child(pid_t pid) {
+    char path[64], buf[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0) return 0;
+    buf[r] = 0;
+    return (pid_t)atoi(buf);
+}
+
 static int cmd_launch(const char *argv_file, const char *ppid_file) {
     size_t len;
     char *buf = slurp(argv_file, &len);
@@ -128,19 +148,53 @@ static int cmd_launch(const char *argv_file, const char *ppid_file) {
     if (!v || n == 0) die("launch argv");
     tb = buf; te = buf + len;
     for (int i = 0; i < n; i++) v[i] = tok();
+
+    sigset_t set, old;
+    sigemptyset(&set);
+    int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) sigaddset(&set, fwd[i]);
+    sigaddset(&set, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &set, &old) < 0) die("sigprocmask");
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0) die("signalfd");
+
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        execv(v[0], v);
+        fprintf(stderr, "stage1: exec %s: %s\n", v[0], strerror(errno));
+        _exit(254);
+    }
+    /* ppid: the namespace holder (unshare), whose single child is the supervisor (PID 1). */
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", ppid_file);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) die(tmp);
-    char pid[32];
-    int l = snprintf(pid, sizeof pid, "%d", (int)getpid());
-    if (write(fd, pid, (size_t)l) != l) die("write ppid");
+    char pidb[32];
+    int l = snprintf(pidb, sizeof pidb, "%d", (int)pid);
+    if (write(fd, pidb, (size_t)l) != l) die("write ppid");
     fsync(fd);
     close(fd);
     if (rename(tmp, ppid_file) < 0) die("rename ppid");
-    execv(v[0], v);
-    die(v[0]);
-    return 254;
+
+    /* util-linux unshare blocks SIGTERM and SIGINT in its waiting parent: relay the signals
+     * stage0 forwards straight to the supervisor. */
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t r = read(sfd, &si, sizeof si);
+        if (r < 0) { if (errno == EINTR) continue; die("read signalfd"); }
+        if (r != sizeof si) continue;
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            int st;
+            pid_t p = waitpid(pid, &st, WNOHANG);
+            if (p == pid) return decode(st);
+            continue;
+        }
+        pid_t sup = first_child(pid);
+        kill(sup > 0 ? sup : pid, sig);
+    }
 }
 
 static pid_t spawn(char **argv) {
@@ -156,12 +210,6 @@ static pid_t spawn(char **argv) {
         _exit(254);
     }
     return pid;
-}
-
-static int decode(int st) {
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return 254;
 }
 
 static void write_status(struct app *a, int code) {

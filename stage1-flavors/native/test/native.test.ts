@@ -204,6 +204,17 @@ describe('stage1 native', { concurrency: false }, () => {
     assert.deepEqual(processesUnder(pod.dir), []);
   });
 
+  it('SIGTERM to the run process (as stage0 relays it) stops the apps gracefully', async () => {
+    const pod = one(sh('trap "echo got-term; exit 42" TERM; echo up; while true; do sleep 0.2; done'));
+    const running = pod.start(['--net=host']);
+    await waitFor(() => running.stdout().includes('up') || (running.child.exitCode !== null ? assert.fail(running.stderr()) : false), 20000, 'app start');
+    running.child.kill('SIGTERM');
+    const r = await withTimeout(running.done, 20000, 'pod exit');
+    assert.match(r.stdout, /got-term/);
+    assert.equal(r.code, 42, r.stderr);
+    assert.equal(pod.status('app'), '42');
+  });
+
   it('writes pod-level isolators on the pod cgroup', async () => {
     const mem = hostHierarchies().find((h) => h.version === 1 && h.controllers.includes('memory'));
     const pod = newPod({ apps: [{ name: 'app', app: sh('echo up; exec sleep 600') }], isolators: [{ name: 'resource/memory', value: { limit: '96Mi' } }] });
