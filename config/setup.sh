@@ -40,7 +40,7 @@ want=$( (cat package-lock.json; node --version) | sha256sum | cut -d' ' -f1)
 have=$(cat "$STAMPS/npm" 2>/dev/null || true)
 if [ "$want" != "$have" ] || [ ! -d node_modules ]; then
   log "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  if [ -d node_modules ]; then npm install --no-audit --no-fund --loglevel=error; else npm ci --no-audit --no-fund --loglevel=error; fi
   echo "$want" > "$STAMPS/npm"
 fi
 
@@ -54,7 +54,20 @@ for pkg in core/cli core/actool; do
   newest=$(find "$pkg/dist/commands" "$pkg/package.json" -type f -newer "$pkg/oclif.manifest.json" 2>/dev/null | head -1 || true)
   if [ ! -f "$pkg/oclif.manifest.json" ] || [ -n "$newest" ]; then
     log "oclif manifest for $pkg"
-    (cd "$pkg" && "$ROOT/node_modules/.bin/oclif" manifest >/dev/null)
+    (cd "$pkg" && OCLIF_DISABLE_UPDATE_NOTIFIER=1 "$ROOT/node_modules/.bin/oclif" manifest >/dev/null 2>&1)
+  fi
+done
+
+# Stage1 images: each flavor builds its own ACI into the CLI's stage1 images dir, where a checkout
+# finds them without installing anything under /usr/lib/rkt (rkt's fallback to its own install dir).
+S1DIR=$ROOT/core/cli/stage1-images
+mkdir -p "$S1DIR"
+for flavor in native fly; do
+  pkg=stage1-flavors/$flavor
+  img=$S1DIR/stage1-$flavor.aci
+  if [ ! -f "$img" ] || [ -n "$(find "$pkg/dist" "$pkg/supervisor" -type f -newer "$img" 2>/dev/null | head -1)" ]; then
+    log "building $img"
+    node "$pkg/dist/build-image.js" "$S1DIR" >/dev/null
   fi
 done
 
