@@ -1,26 +1,10 @@
-import { Args, Flags } from '@oclif/core';
-import { RktCommand } from '../../base-command.js';
+import { ImageTreeCommand } from '../../runtime/image-tree-command.js';
 
-export default class ImageRender extends RktCommand {
+export default class ImageRender extends ImageTreeCommand {
   static override description = 'Render a stored image with its dependencies (as pods see it) into a directory';
   static override examples = ['<%= config.bin %> image render example.com/app:v1 /tmp/app', '<%= config.bin %> image render --rootfs-only sha512-0123 /tmp/rootfs'];
-  static override args = {
-    image: Args.string({ description: 'image ID or name', required: true }),
-    dir: Args.string({ description: 'output directory', required: true }),
-  };
-  static override flags = {
-    'rootfs-only': Flags.boolean({ description: 'write only the rootfs, without the manifest', default: false }),
-    overwrite: Flags.boolean({ description: 'overwrite the output directory', default: false }),
-  };
-
-  async run(): Promise<void> {
-    const { args, flags } = await this.parse(ImageRender);
-    const engine = await this.engine(flags);
-    const { Store } = await import('@rkt/api');
-    const { findStoredImage } = await import('../../runtime/image-commands.js');
-    const { writeImageTree } = await import('../../runtime/image-out.js');
-    const store = await engine.host.activateDefault(Store);
-    const info = await findStoredImage(store, args.image);
-    await writeImageTree(store, info.id, args.dir, { rootfsOnly: flags['rootfs-only'], overwrite: flags.overwrite, render: true });
-  }
+  // oclif spreads the command class when parsing, which drops inherited statics: restate them.
+  static override args = ImageTreeCommand.args;
+  static override flags = ImageTreeCommand.flags;
+  protected readonly render = true;
 }
