@@ -17,7 +17,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # golang-github-appc-spec-dev (to build the ACE validator), busybox-static (demo and test images).
 PKGS=(crun runc systemd-container containernetworking-plugins gnupg util-linux iproute2 iptables
       xz-utils bzip2 openssl ca-certificates appc-spec golang-go golang-github-appc-spec-dev
-      busybox-static attr make g++ python3)
+      busybox-static attr time make g++ python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
