@@ -19,7 +19,7 @@ import {
   readAciManifest,
   rewriteAciManifest,
   runtimeGoOsArch,
-  scanAci,
+  checkAciFile,
   validateLayout,
   writeAci,
   type Compression,
@@ -244,7 +244,7 @@ async function runValidate(v: FlagValues, args: string[], io: Io): Promise<numbe
     } else if (vt === 'appimage') {
       if (!detectCompression(first!)) return say(io, `${path}: error decompressing file: ${notAnAci(first!)}`), 1;
       try {
-        await scanAci(createReadStream(path, { highWaterMark: 1 << 20 }), {
+        await checkAciFile(path, {
           parseManifest: (bytes) => {
             const r = checkImageManifest(bytes);
             if (r.problems.length > 0 || !r.manifest) throw new Error(`image manifest validation failed: ${r.problems[0]?.message ?? 'invalid'}`);

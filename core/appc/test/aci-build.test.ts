@@ -126,8 +126,15 @@ test('build keeps owners, modes, mtimes, links, devices, fifos, long names and x
   assert.equal(m.body.toString(), MANIFEST());
   assert.deepEqual([m.header.mode, m.header.uid, m.header.gid, m.header.uname, m.header.gname], [0o644, 0, 0, 'root', 'root']);
   // Our scanner and the reference accept it.
-  const scan = await scanAci(createReadStream(out));
+  const uids = new Map<string, number | undefined>();
+  const scan = await scanAci(createReadStream(out), {
+    onEntry: async (h, body) => {
+      uids.set(h.name, h.uid);
+      body.resume();
+    },
+  });
   assert.equal(scan.imageId, res.imageId);
+  assert.equal(uids.get('rootfs/bigid'), 3000000, 'PAX uid applied to the header given to onEntry');
   assert.equal(sh(ACTOOL, ['validate', out]).status, 0);
 });
 

@@ -28,7 +28,7 @@ export function must(cmd: string, args: string[], opts: { input?: Buffer; cwd?: 
 }
 
 export interface ReadEntry {
-  header: tar.Headers;
+  header: tar.Header;
   body: Buffer;
 }
 
@@ -47,7 +47,7 @@ export async function readEntries(path: string): Promise<ReadEntry[]> {
 }
 
 /** A tar built from explicit headers with tar-stream (independent of our writer). */
-export async function packTar(entries: { header: tar.Headers; body?: Buffer | string }[]): Promise<Buffer> {
+export async function packTar(entries: { header: tar.Header; body?: Buffer | string }[]): Promise<Buffer> {
   const p = tar.pack();
   const chunks: Buffer[] = [];
   const done = (async () => {

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { isInvalidArgument } from '@rkt/api';
 import { detectCompression } from '../src/aci/compression.js';
 import { imageIdOfFile, scanAci } from '../src/aci/scan.js';
+import { checkAciFile } from '../src/aci/check.js';
 import { ACTOOL, MANIFEST, must, packTar, sh, tempDir } from './aci-helpers.js';
 
 const sha512 = (b: Buffer) => 'sha512-' + createHash('sha512').update(b).digest('hex');
@@ -54,21 +55,36 @@ async function scanBytes(b: Buffer) {
   return scanAci(Readable.from([b]));
 }
 
+let scratch = '';
+let nfile = 0;
+
+/** Both readers (streaming scanAci, file-based checkAciFile) refuse `b` with a clean error. */
 async function rejectsClean(b: Buffer, re: RegExp) {
-  await assert.rejects(scanBytes(b), (e: unknown) => {
+  const check = (e: unknown) => {
     assert.ok(isInvalidArgument(e), `not an INVALID_ARGUMENT RktError: ${String(e)}`);
     assert.match((e as Error).message, re);
     return true;
-  });
+  };
+  await assert.rejects(scanBytes(b), check);
+  const f = join(scratch, `case-${nfile++}.aci`);
+  writeFileSync(f, b);
+  await assert.rejects(checkAciFile(f), check);
 }
 
-test('a well-formed crafted archive passes (control for the malformed cases)', async () => {
-  const s = await scanBytes(await packTar(good()));
+test('a well-formed crafted archive passes (control for the malformed cases)', async (t) => {
+  const b = await packTar(good());
+  const s = await scanBytes(b);
   assert.equal(s.manifest.name, 'example.com/test');
+  const f = join(tempDir(t), 'good.aci');
+  writeFileSync(f, b);
+  assert.equal((await checkAciFile(f)).manifest.name, 'example.com/test');
+  writeFileSync(f, must('xz', ['-c'], { input: b }));
+  assert.deepEqual([(await checkAciFile(f)).compression, (await checkAciFile(f)).manifestBytes.toString()], ['xz', MANIFEST()]);
 });
 
 test('malformed archives give clean INVALID_ARGUMENT errors', async (t) => {
   const d = tempDir(t);
+  scratch = d;
   const ok = await packTar(good());
   await rejectsClean(Buffer.alloc(0), /empty/);
   await rejectsClean(Buffer.from('this is not an image at all, just text'), /not an ACI: unknown file type/);

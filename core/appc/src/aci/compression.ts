@@ -87,7 +87,7 @@ export async function decompress(input: Readable): Promise<{ compression: Compre
   }
   if (compression === 'none') return { compression, stream };
   if (compression === 'gzip') {
-    const gunzip = createGunzip({ chunkSize: 1 << 20 });
+    const gunzip = createGunzip({ chunkSize: 256 << 10 });
     stream.on('error', (e) => gunzip.destroy(e));
     const out = stream.pipe(gunzip);
     // zlib errors name the problem ("unexpected end of file", "incorrect header check").

@@ -6,3 +6,4 @@ export { readTreeXattrs, parseGetfattr, DEFAULT_XATTR_FILTER, type XattrMap, typ
 export { makeSink, type Sink } from './sink.js';
 export { RawTarReader, cleanName, type RawEntry } from './rawtar.js';
 export * from './manifest-entry.js';
+export { checkAciFile, type AciCheck } from './check.js';

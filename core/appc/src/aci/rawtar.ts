@@ -17,6 +17,8 @@ const MAX_EXT_HEADER = 1 << 20;
 export interface RawEntry {
   /** Cleaned name (`./rootfs//a/` -> `rootfs/a`). */
   name: string;
+  /** The name as stored (after PAX/GNU long names). */
+  rawName: string;
   /** Typeflag byte as a character ('0', '5', …). */
   typeflag: string;
   /** Body size (0 for header-only types). */
@@ -97,8 +99,56 @@ function parsePax(buf: Buffer): Map<string, Buffer> {
   return m;
 }
 
+/** Where the walker's bytes come from. */
+interface ByteSource {
+  read(n: number): Promise<Buffer | null>;
+  forward(n: number, fn?: (chunk: Buffer) => Promise<void> | void): Promise<void>;
+  return(): Promise<void>;
+}
+
+/**
+ * An uncompressed tar file read with positional reads: bodies that nobody wants are skipped
+ * without reading them (as Go's tar reader seeks over them).
+ */
+export class FileBytes implements ByteSource {
+  private pos = 0;
+  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  constructor(
+    private readonly fd: number,
+    private readonly size: number,
+    private readonly readAt: (fd: number, buf: Buffer, off: number, len: number, pos: number) => number,
+  ) {}
+  async read(n: number): Promise<Buffer | null> {
+    if (this.pos >= this.size) return null;
+    const b = n <= this.buf.length ? this.buf.subarray(0, n) : Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const k = this.readAt(this.fd, b, got, n - got, this.pos + got);
+      if (k === 0) throw bad('unexpected EOF: the archive is truncated');
+      got += k;
+    }
+    this.pos += n;
+    return Buffer.from(b);
+  }
+  async forward(n: number, fn?: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+    if (!fn) {
+      if (this.pos + n > this.size) throw bad('unexpected EOF: the archive is truncated');
+      this.pos += n;
+      return;
+    }
+    let left = n;
+    while (left > 0) {
+      const k = Math.min(left, this.buf.length);
+      const b = (await this.read(k))!;
+      left -= k;
+      await fn(b);
+    }
+  }
+  async return(): Promise<void> {}
+}
+
 /** Pull-based reader of exact byte counts from a stream. */
-class Bytes {
+class Bytes implements ByteSource {
   private readonly it: AsyncIterator<Buffer>;
   private cur: Buffer = Buffer.alloc(0);
   private off = 0;
@@ -151,10 +201,10 @@ class Bytes {
 }
 
 export class RawTarReader {
-  private readonly bytes: Bytes;
+  private readonly bytes: ByteSource;
   private pendingBody = 0;
-  constructor(stream: Readable) {
-    this.bytes = new Bytes(stream);
+  constructor(source: Readable | FileBytes) {
+    this.bytes = source instanceof FileBytes ? source : new Bytes(source);
   }
 
   /** The next entry, or null at the end of the archive. The previous body must have been consumed. */
@@ -204,7 +254,7 @@ export class RawTarReader {
       if (paxSize !== undefined) size = paxSize;
       if (HEADER_ONLY.has(typeflag)) size = 0;
       this.pendingBody = size + padding(size);
-      return { name: cleanName(name), typeflag, size, extBlocks, header: blk, paxSize: paxSize !== undefined };
+      return { name: cleanName(name), rawName: name, typeflag, size, extBlocks, header: blk, paxSize: paxSize !== undefined };
     }
   }
 

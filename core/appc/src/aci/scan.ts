@@ -32,10 +32,29 @@ export interface ScanOptions {
   /** Manifest parser (default: the appc schema's `parseImageManifest`). */
   parseManifest?: (bytes: Buffer) => ImageManifest;
   /** Called for every entry with its body; must consume or resume the body. */
+  /**
+   * Called for every entry but the manifest with its body; must consume or resume the body.
+   * PAX `uid`, `gid`, `uname`, `gname` and `mtime` records are already applied to the header.
+   */
   onEntry?: (header: tar.Header, body: Readable) => Promise<void>;
 }
 
 export const DEFAULT_MAX_MANIFEST_BYTES = 1 << 20;
+
+/** tar-stream leaves these PAX records in `header.pax`; apply them like other tar readers do. */
+function applyPax(h: tar.Header): tar.Header {
+  const pax = h.pax as Record<string, string> | undefined | null;
+  if (!pax) return h;
+  const int = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+  const uid = int(pax.uid);
+  const gid = int(pax.gid);
+  if (uid !== undefined) h.uid = uid;
+  if (gid !== undefined) h.gid = gid;
+  if (pax.uname !== undefined) h.uname = pax.uname;
+  if (pax.gname !== undefined) h.gname = pax.gname;
+  if (pax.mtime !== undefined && /^-?\d+(\.\d+)?$/.test(pax.mtime)) h.mtime = new Date(Number(pax.mtime) * 1000);
+  return h;
+}
 
 /** `filepath.Clean`-like normalisation of an archive name; throws on absolute names and `..`. */
 export function layoutName(raw: string): string {
@@ -118,7 +137,7 @@ export async function scanAci(input: Readable, opts: ScanOptions = {}): Promise<
         if (seen.has(name)) throw invalidArgument(`invalid ACI: duplicate file entry in archive: ${name}`);
         seen.add(name);
       }
-      if (opts.onEntry) await opts.onEntry(h, entry as unknown as Readable);
+      if (opts.onEntry) await opts.onEntry(applyPax(h), entry as unknown as Readable);
       else entry.resume();
     }
     // The hash covers every byte, including the end-of-archive blocks and any padding after them.
