@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in default: build the demo image, validate it with our actool and the
 # reference actool 0.8.11, sign it with a demo key, trust that key, fetch the signed image into a
-# data dir kept under build/demo, and list it.
+# data dir kept under build/demo, list it, run it as a pod on the native stage1, and gc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,3 +36,11 @@ say rkt image list
 "$RKT" "${FLAGS[@]}" image list
 say rkt image cat-manifest example.com/rkt-ts-demo:1.0.0
 "$RKT" "${FLAGS[@]}" image cat-manifest example.com/rkt-ts-demo:1.0.0
+say rkt run --net=none example.com/rkt-ts-demo:1.0.0   "(native stage1: runc, namespaces, cgroups)"
+"$RKT" "${FLAGS[@]}" run --net=none --uuid-file-save="$DEMO/last-pod" example.com/rkt-ts-demo:1.0.0
+say rkt list
+"$RKT" "${FLAGS[@]}" list
+say rkt status "$(cat "$DEMO/last-pod")"
+"$RKT" "${FLAGS[@]}" status "$(cat "$DEMO/last-pod")"
+say rkt gc --grace-period=0s
+"$RKT" "${FLAGS[@]}" gc --grace-period=0s
