@@ -56,6 +56,8 @@ after(() => {
 
 const G = () => [...dirs.args(), '--insecure-options=image'];
 const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...G(), ...args], { env: dirs.env({ INH: 'inherited', IMG: 'inherited' }) });
+/** run and run-prepared need --net (only host and none are implemented). */
+const rktRun = (cmd: 'run' | 'run-prepared', ...args: string[]) => rkt(cmd, ...(args.some((a) => a.startsWith('--net')) ? [] : ['--net=host']), ...args);
 const pods = (state: string) => {
   try {
     return readdirSync(join(dirs.data, 'pods', state));
@@ -69,7 +71,7 @@ test('rkt run: exit status of the app, environment precedence, the stage1 run co
   const envFile = join(dirs.base, 'env.txt');
   writeFileSync(envFile, '# set by file\nFILE=file\nSET=file\n');
   const uuidFile = join(dirs.base, 'run.uuid');
-  const r = rkt('run', `--uuid-file-save=${uuidFile}`, '--inherit-env', `--set-env-file=${envFile}`, '--set-env=SET=set', '--hostname=pod1', img('env'), '--environment=APP=app');
+  const r = rkt('run', '--net=none', `--uuid-file-save=${uuidFile}`, '--inherit-env', `--set-env-file=${envFile}`, '--set-env=SET=set', '--hostname=pod1', img('env'), '--environment=APP=app');
   assert.equal(r.status, 3, r.stderr);
   assert.equal(r.stdout, 'IMG=image FILE=file SET=set APP=app INH=inherited NAME=env PWD=/tmp\n');
   const uuid = readFileSync(uuidFile, 'utf8');
@@ -77,7 +79,7 @@ test('rkt run: exit status of the app, environment precedence, the stage1 run co
   const pod = join(dirs.data, 'pods', 'run', uuid);
   const inv = JSON.parse(readFileSync(join(pod, 'stage1-invocation.json'), 'utf8'));
   assert.equal(inv.argv0, join(pod, 'stage1', 'rootfs', 's1-run'));
-  assert.deepEqual(inv.args, ['--net=default', `--local-config=${dirs.local}`, '--hostname=pod1', uuid]);
+  assert.deepEqual(inv.args, ['--net=none', `--local-config=${dirs.local}`, '--hostname=pod1', uuid]);
   assert.equal(inv.cwd, pod);
   assert.equal(inv.lockFd, '3');
   assert.equal(inv.fdIsPod, true, 'fd 3 is the pod directory');
@@ -135,9 +137,10 @@ test('bad input fails with exit 254 naming the flag and leaves no pod behind', (
     [['--mds-register', img('env')], /--mds-register: the metadata service is not implemented/],
     [[img('env'), '--memory=1k'], /memory limit of 1000 bytes too low/],
     [[], /must provide at least one image or specify the pod manifest/],
+    [['--net=default', img('env')], /--net=default: only --net=host and --net=none are supported/],
   ];
   for (const [args, re] of cases) {
-    const r = rkt('run', `--uuid-file-save=${uuidFile}`, ...args);
+    const r = rktRun('run', `--uuid-file-save=${uuidFile}`, ...args);
     assert.equal(r.status, 254, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^run: /);
     assert.match(r.stderr, re, args.join(' '));
@@ -153,37 +156,37 @@ test('rkt prepare prints the UUID; run-prepared runs it once; prepare has no --n
   assert.match(p.stdout, /^[0-9a-f-]{36}\n$/);
   assert.match(rkt('status', uuid).stdout, /^state=prepared\ncreated=/);
   assert.equal(mountsUnder(join(dirs.data, 'pods', 'prepared', uuid)), 0, 'overlay is mounted only at run time');
-  const r = rkt('run-prepared', '--net=none', uuid.slice(0, 13));
+  const r = rktRun('run-prepared', '--net=none', uuid.slice(0, 13));
   assert.equal(r.status, 4, r.stderr);
   assert.equal(r.stdout, 'prepared\n');
   const inv = JSON.parse(readFileSync(join(dirs.data, 'pods', 'run', uuid, 'stage1-invocation.json'), 'utf8'));
   assert.deepEqual(inv.args, ['--net=none', uuid], 'run-prepared does not pass --local-config, as rkt');
-  const again = rkt('run-prepared', uuid);
+  const again = rktRun('run-prepared', uuid);
   assert.equal(again.status, 254);
   assert.equal(again.stderr, `run-prepared: pod "${uuid}" is not prepared\n`);
   assert.match(rkt('prepare', '--net=host', img('env')).stderr, /unknown flag: --net/);
 });
 
 test('stage1 selection: --stage1-from-dir, --stage1-hash, and the interface-version gates', () => {
-  const r = rkt('run', '--stage1-from-dir=stage1-old.aci', '--hostname=h', '--dns=8.8.8.8', img('env'), '--exec=/bin/busybox', '--', 'true');
+  const r = rktRun('run', '--stage1-from-dir=stage1-old.aci', '--hostname=h', '--dns=8.8.8.8', img('env'), '--exec=/bin/busybox', '--', 'true');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /warning: --hostname option is not supported by stage1/);
   assert.match(r.stderr, /warning: --dns-conf-mode option not supported by stage1/);
   const uuid = pods('run').find((u) => readFileSync(join(dirs.data, 'pods', 'run', u, 'stage1', 'manifest'), 'utf8').includes('stage1-old'))!;
   const pod = join(dirs.data, 'pods', 'run', uuid);
-  assert.deepEqual(JSON.parse(readFileSync(join(pod, 'stage1-invocation.json'), 'utf8')).args, ['--net=default', `--local-config=${dirs.local}`, uuid]);
+  assert.deepEqual(JSON.parse(readFileSync(join(pod, 'stage1-invocation.json'), 'utf8')).args, ['--net=host', `--local-config=${dirs.local}`, uuid]);
   assert.equal(readFileSync(join(pod, 'stage1/rootfs/etc/rkt-resolv.conf'), 'utf8'), '# Generated by rkt run\nnameserver 8.8.8.8\n');
   const id = run(rktBin, ['image', 'list', ...G(), '--no-legend', '--full', '--fields=id,name'], { env: dirs.env() })
     .stdout.split('\n')
     .find((l) => l.includes('stage1-old'))!
     .split(/\s+/)[0]!;
-  const byHash = rkt('run', `--stage1-hash=${id.slice(0, 20)}`, img('env'), '--exec=/bin/busybox', '--', 'true');
+  const byHash = rktRun('run', `--stage1-hash=${id.slice(0, 20)}`, img('env'), '--exec=/bin/busybox', '--', 'true');
   assert.equal(byHash.status, 0, byHash.stderr);
 });
 
 function startSleeper(extra: string[] = []): { child: ChildProcess; uuidFile: string; exited: Promise<{ code: number | null; signal: string | null }> } {
   const uuidFile = join(dirs.base, `sleeper-${bg.length}.uuid`);
-  const child = spawn(rktBin, ['run', ...G(), `--uuid-file-save=${uuidFile}`, ...extra, img('sleeper')], { env: dirs.env(), stdio: 'ignore', detached: true });
+  const child = spawn(rktBin, ['run', ...G(), '--net=host', `--uuid-file-save=${uuidFile}`, ...extra, img('sleeper')], { env: dirs.env(), stdio: 'ignore', detached: true });
   bg.push(child);
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   return { child, uuidFile, exited };
@@ -244,11 +247,11 @@ test('rkt run --pod-manifest: conflicts, then a run from a saved manifest; rkt e
   const manifestFile = join(dirs.base, 'pod.json');
   writeFileSync(manifestFile, rkt('cat-manifest', uuid).stdout);
   rkt('rm', uuid);
-  const conflict = rkt('run', `--pod-manifest=${manifestFile}`, '--set-env=A=b');
+  const conflict = rktRun('run', `--pod-manifest=${manifestFile}`, '--set-env=A=b');
   assert.equal(conflict.status, 254);
   assert.match(conflict.stderr, /conflicting flags set with --pod-manifest \(--set-env\)/);
   const uuidFile = join(dirs.base, 'pm.uuid');
-  const r = rkt('run', `--pod-manifest=${manifestFile}`, `--uuid-file-save=${uuidFile}`);
+  const r = rktRun('run', `--pod-manifest=${manifestFile}`, `--uuid-file-save=${uuidFile}`);
   assert.equal(r.status, 0, r.stderr);
   const runUuid = readFileSync(uuidFile, 'utf8');
   const out = join(dirs.base, 'exported.aci');

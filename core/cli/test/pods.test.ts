@@ -120,8 +120,10 @@ test('--volume, --mount, --port, --set-env, --set-env-file, --net, --dns', () =>
   assert.deepEqual(parseEnvFiles([f]), [['A', '1'], ['B', ' two ']]);
   writeFileSync(f, 'A=1\nbroken\n');
   assert.match(msg(() => parseEnvFiles([f])), /line 2: environment variable must be specified as name=value/);
-  assert.deepEqual(parseNetFlags([]), [{ name: 'default', args: '' }]);
+  assert.match(msg(() => parseNetFlags([])), /^no --net given, and rkt's default network is not available: .*use --net=host or --net=none$/);
+  assert.match(msg(() => parseNetFlags(['default'])), /--net=default: only --net=host and --net=none are supported/);
   assert.deepEqual(parseNetFlags(['host']), [{ name: 'host', args: '' }]);
+  assert.deepEqual(parseNetFlags(['none']), [{ name: 'none', args: '' }]);
   assert.match(msg(() => parseNetFlags(['default-restricted'])), /--net=default-restricted: only --net=host and --net=none are supported/);
   assert.match(msg(() => parseNetFlags(['host,none'])), /cannot be combined/);
   const dns = parseDns({ dns: ['8.8.8.8,1.1.1.1'], search: ['a.b'], opt: ['ndots:2'], domain: 'c', hostsEntries: ['10.0.0.1=a', '10.0.0.1=b'] });

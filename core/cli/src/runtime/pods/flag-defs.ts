@@ -33,7 +33,7 @@ export const prepareFlags = {
 };
 
 export const runOnlyFlags = {
-  net: many('configure the pod\'s networking. Only "host" and "none" are supported (a bare --net, or none given, is "default")'),
+  net: many('configure the pod\'s networking: "host" or "none" (required: rkt\'s CNI "default" network is not implemented yet)'),
   dns: many('name servers to write in /etc/resolv.conf, or "host" / "none"'),
   'dns-search': many('DNS search domains to write in /etc/resolv.conf'),
   'dns-opt': many('DNS options to write in /etc/resolv.conf'),

@@ -329,9 +329,14 @@ export function parseAppOptions(a: CliAppArgs): AppOptions {
 
 export type NetList = Array<{ name: string; args: string }>;
 
-/** `--net[=n1[:args],n2,…]`, repeatable. Only host and none (and the implicit default) run here. */
+const NET_HINT = 'CNI networks (default, default-restricted, named nets) are not implemented yet: use --net=host or --net=none';
+
+/**
+ * `--net[=n1[:args],n2,…]`, repeatable. Only `host` and `none` work in this rkt; anything else,
+ * the implicit `default` included, fails here, before a pod exists.
+ */
 export function parseNetFlags(values: readonly string[]): NetList {
-  if (values.length === 0) return [{ name: 'default', args: '' }];
+  if (values.length === 0) throw invalidArgument(`no --net given, and rkt's default network is not available: ${NET_HINT}`);
   const out: NetList = [];
   for (const v of values) {
     for (const item of v.split(',')) {
@@ -344,15 +349,12 @@ export function parseNetFlags(values: readonly string[]): NetList {
       out.push({ name, args });
     }
   }
-  if (out.length === 0) return [{ name: 'default', args: '' }];
+  if (out.length === 0) throw invalidArgument(`--net: no network given; ${NET_HINT}`);
   const names = out.map((n) => n.name);
   if ((names.includes('host') || names.includes('none')) && out.length > 1)
     throw invalidArgument(`--net: "${names.includes('host') ? 'host' : 'none'}" cannot be combined with other networks`);
   for (const n of out)
-    if (n.name !== 'host' && n.name !== 'none' && n.name !== 'default')
-      throw invalidArgument(
-        `--net=${n.name}: only --net=host and --net=none are supported by this rkt (CNI networks such as ${JSON.stringify(n.name)} are not implemented)`,
-      );
+    if (n.name !== 'host' && n.name !== 'none') throw invalidArgument(`--net=${n.name}: only --net=host and --net=none are supported by this rkt (${NET_HINT})`);
   return out;
 }
 
