@@ -1,0 +1,145 @@
+/**
+ * Real `rkt run` on the fly and native stage1 flavors (stage1-flavors/*), with busybox images:
+ * exit codes, environment precedence, volumes, stop-then-rm, kill -9 of the pod's process tree
+ * then gc. The stage1 images are built with each flavor's build-image script into a temp dir
+ * named by paths.d `stage1-images`.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, rktBin, rktDirs, run } from '../lib/cli.js';
+import { buildAppAci } from './pods-lib.js';
+
+const dirs = rktDirs('rkt-flavors-');
+const s1dir = join(dirs.base, 'stage1-images');
+const img = (n: string) => join(dirs.base, `${n}.aci`);
+const hostVol = join(dirs.base, 'hostvol');
+const bg: ChildProcess[] = [];
+const strays: number[] = [];
+
+before(() => {
+  mkdirSync(s1dir, { recursive: true });
+  for (const f of ['fly', 'native']) execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', f, 'dist', 'build-image.js'), s1dir]);
+  mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
+  writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
+  mkdirSync(hostVol, { recursive: true });
+  writeFileSync(join(hostVol, 'greeting'), 'hello from the host\n');
+  buildAppAci(img('app'), {
+    name: 'example.com/app',
+    version: '1.0',
+    exec: ['/bin/busybox', 'sh', '-c', 'echo "IMG=$IMG FILE=$FILE SET=$SET APP=$APP NAME=$AC_APP_NAME PWD=$(pwd)"; cat /host/greeting; echo scratch > /scratch/f && cat /scratch/f; exit 3'],
+    env: { IMG: 'image', FILE: 'image', SET: 'image', APP: 'image' },
+    workingDirectory: '/tmp',
+  });
+  buildAppAci(img('sleeper'), { name: 'example.com/sleeper', exec: ['/bin/busybox', 'sleep', '600'] });
+});
+
+after(() => {
+  for (const c of bg) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  for (const pid of strays) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  run(rktBin, ['gc', ...dirs.args(), '--grace-period=0s'], { env: dirs.env() });
+  for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => Boolean(m?.startsWith(dirs.base))).reverse())
+    run('umount', ['-l', m]);
+  dirs.cleanup();
+});
+
+const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...dirs.args(), '--insecure-options=image', ...args], { env: dirs.env() });
+const mountsOf = (uuid: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(uuid)).length;
+
+async function startSleeper(flavor: string): Promise<{ uuid: string; child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null }> }> {
+  const uuidFile = join(dirs.base, `${flavor}-${bg.length}.uuid`);
+  const child = spawn(rktBin, ['run', ...dirs.args(), '--insecure-options=image', `--stage1-from-dir=stage1-${flavor}.aci`, '--net=host', `--uuid-file-save=${uuidFile}`, img('sleeper')], {
+    env: dirs.env(),
+    stdio: 'ignore',
+    detached: true,
+  });
+  bg.push(child);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  for (let i = 0; i < 400; i++) {
+    if (existsSync(uuidFile)) {
+      const uuid = readFileSync(uuidFile, 'utf8');
+      if (rkt('status', uuid).stdout.startsWith('state=running') && (existsSync(join(dirs.data, 'pods', 'run', uuid, 'pid')) || existsSync(join(dirs.data, 'pods', 'run', uuid, 'ppid'))))
+        return { uuid, child, exited };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${flavor} pod did not start`);
+}
+
+for (const flavor of ['fly', 'native']) {
+  test(`${flavor}: rkt run exits with the app status; env precedence; host and empty volumes`, () => {
+    const envFile = join(dirs.base, 'env.txt');
+    writeFileSync(envFile, 'FILE=file\nSET=file\n');
+    const r = rkt(
+      'run',
+      `--stage1-from-dir=stage1-${flavor}.aci`,
+      '--net=host',
+      `--set-env-file=${envFile}`,
+      '--set-env=SET=set',
+      `--volume=host,kind=host,source=${hostVol},readOnly=true`,
+      '--volume=scratch,kind=empty',
+      img('app'),
+      '--environment=APP=app',
+      '--mount=volume=host,target=/host',
+      '--mount=volume=scratch,target=/scratch',
+    );
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout, 'IMG=image FILE=file SET=set APP=app NAME=app PWD=/tmp\nhello from the host\nscratch\n');
+  });
+
+  test(`${flavor}: stop then rm right away succeed (no race, rkt #3449)`, async () => {
+    const { uuid, exited } = await startSleeper(flavor);
+    const stop = rkt('stop', uuid);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.equal(stop.stdout, `"${uuid}"\n`);
+    const rm = rkt('rm', uuid);
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.equal(rm.stdout, `"${uuid}"\n`);
+    await exited;
+    assert.equal(mountsOf(uuid), 0);
+    assert.ok(!existsSync(join(dirs.data, 'pods', 'run', uuid)) && !existsSync(join(dirs.data, 'pods', 'exited-garbage', uuid)));
+  });
+
+  test(`${flavor}: kill -9 of rkt run and its stage1: the pod turns exited and gc removes it and its mounts`, async () => {
+    const { uuid, child, exited } = await startSleeper(flavor);
+    const pod = join(dirs.data, 'pods', 'run', uuid);
+    // fly runs the app in its own process group (pgid file); remember it to clean up
+    if (existsSync(join(pod, 'pgid'))) strays.push(Number(readFileSync(join(pod, 'pgid'), 'utf8')));
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    let state = '';
+    for (let i = 0; i < 100 && !state.startsWith('state=exited'); i++) {
+      state = rkt('status', uuid).stdout;
+      if (!state.startsWith('state=exited')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(state, /^state=exited\n/);
+    const gc = rkt('gc', '--grace-period=0s');
+    assert.equal(gc.status, 0, gc.stderr);
+    assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${uuid}"`));
+    assert.equal(mountsOf(uuid), 0);
+    assert.ok(!existsSync(pod) && !existsSync(join(dirs.data, 'pods', 'exited-garbage', uuid)));
+  });
+}
+
+test('without --stage1-* and without stage1.d, the default flavor is native (stage1-native.aci)', () => {
+  const r = rkt('run', '--net=none', img('app'), '--exec=/bin/busybox', '--', 'cat', '/proc/1/comm');
+  assert.equal(r.status, 0, r.stderr);
+  const list = rkt('list', '--no-legend', '--full');
+  assert.ok(list.stdout.length > 0);
+  const images = run(rktBin, ['image', 'list', ...dirs.args(), '--no-legend', '--fields=name'], { env: dirs.env() }).stdout;
+  assert.match(images, /coreos\.com\/rkt\/stage1-native:1\.30\.0/);
+});
