@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Gpg, startTestServer, type GpgKey, type TestServer } from '@rkt/testkit';
 import { rktBin, rktDirs, runAsync } from '../lib/cli.js';
 import { buildBusyboxAci } from '../lib/images.js';
@@ -84,6 +85,37 @@ test('a signature by another key, or over other bytes, is refused and leaves not
   assert.match(wrongBytes.stderr, /^fetch: /m);
   assert.doesNotMatch((await names()), /2\.0\.0/);
   assert.deepEqual(readdirSync(join(dirs.data, 'cas', 'tmp')), [], 'no temporary file left behind');
+});
+
+test('signatures over plain and gzip images, SHA-512 and SHA-256, cover the file as fetched', async () => {
+  await trust('localhost/digests', join(dirs.base, 'key.asc'));
+  const ids = new Set<string>();
+  for (const gz of [false, true]) {
+    for (const digest of ['SHA512', 'SHA256']) {
+      const version = `${gz ? 'gz' : 'plain'}-${digest.toLowerCase()}`;
+      const plain = join(dirs.base, 'img', `digests-${version}.aci`);
+      buildBusyboxAci(plain, { name: 'localhost/digests', version });
+      const file = gz ? `${plain}.gz` : plain;
+      if (gz) writeFileSync(file, gzipSync(readFileSync(plain)));
+      const asc = join(dirs.base, 'img', `digests-${version}.sig`);
+      writeFileSync(asc, gpg.sign(file, key.fingerprint, ['--digest-algo', digest]));
+      const r = await rkt('fetch', `--signature=${asc}`, file);
+      assert.equal(r.status, 0, `${version}: ${r.stderr}`);
+      assert.match(r.stderr, /signature verified/);
+      ids.add(r.stdout.trim());
+      if (gz) {
+        // The signature of the gzip file does not cover the uncompressed tar, and vice versa.
+        const wrong = await rkt('fetch', '--pull-policy=update', `--signature=${asc}`, plain);
+        assert.equal(wrong.status, 254, `${version}: the gzip file's signature must not verify the plain tar`);
+      } else {
+        const gzFile = `${plain}.gz`;
+        writeFileSync(gzFile, gzipSync(readFileSync(plain)));
+        const wrong = await rkt('fetch', '--pull-policy=update', `--signature=${asc}`, gzFile);
+        assert.equal(wrong.status, 254, `${version}: the tar's signature must not verify its gzip copy`);
+      }
+    }
+  }
+  assert.equal(ids.size, 4);
 });
 
 test('https: signature first, ETag revalidation, pull policies', async () => {

@@ -3,6 +3,7 @@
  * point's version. A contribution names the URI in its package.json (`rkt.contributes[].point`).
  */
 import type { Readable } from 'node:stream';
+import type { Hash } from 'node:crypto';
 import type { AppcIsolator, ImageManifest, Label } from './appc.js';
 import { token } from './tokens.js';
 
@@ -111,10 +112,20 @@ export interface ImportOptions {
    * import and leaves nothing behind: this is where the signature is checked, so that an
    * untrusted body is never stored.
    */
-  beforeCommit?(image: { id: string; manifest: ImageManifest }): Promise<void>;
+  beforeCommit?(image: { id: string; manifest: ImageManifest; sourceHashes?: Record<string, Hash> }): Promise<void>;
+  /**
+   * node:crypto hash algorithms (e.g. `['sha512']`) to compute over the *source bytes exactly as
+   * given* (compressed or not) — what a detached signature covers. Only honoured by stores whose
+   * `hashesSource` is true; the running hashes (not finalised) reach `beforeCommit`. A store that
+   * hashes the uncompressed tar for the ImageID anyway can reuse that pass for an uncompressed
+   * source, so a signed fetch reads and hashes its bytes once.
+   */
+  sourceHashes?: readonly string[];
 }
 
 export interface ImageStore {
+  /** True when `importAci` honours `ImportOptions.sourceHashes`. */
+  readonly hashesSource?: boolean;
   /**
    * Store an ACI (any appc compression). Idempotent: importing a stored image returns its info
    * (and records `options.remote`).

@@ -429,6 +429,34 @@ export function storeSuite(
       assert.equal(info.id, aciId(tar));
     });
 
+    it('hashes the source bytes as given when asked (sourceHashes), compressed or not', async (t) => {
+      const { store } = await fresh();
+      if (!store.images.hashesSource) {
+        t.skip('this store does not hash sources (hashesSource is not set)');
+        return;
+      }
+      const tar = await buildAci({ name: 'x.com/hashed', entries: [{ type: 'file', name: 'rootfs/a', content: Buffer.alloc(300_000, 3) }] });
+      const gz = gzipSync(tar);
+      for (const [label, bytes] of [['plain', tar], ['gzip', gz]] as const) {
+        for (const algs of [['sha512'], ['sha256'], ['sha512', 'sha256']]) {
+          let got: Record<string, string> | undefined;
+          await store.images.importAci(bufferStream(bytes, label === 'plain' ? 100 : 7000), {
+            sourceHashes: algs,
+            beforeCommit: async (img) => {
+              got = Object.fromEntries(Object.entries(img.sourceHashes ?? {}).map(([a, h]) => [a, h.copy().digest('hex')]));
+            },
+          });
+          const want = Object.fromEntries(algs.map((a) => [a, createHash(a).update(bytes).digest('hex')]));
+          assert.deepEqual(got, want, `${label} source, ${algs.join('+')}`);
+        }
+      }
+      await assert.rejects(
+        store.images.importAci(bufferStream(tar), { sourceHashes: ['no-such-hash'] }),
+        /no-such-hash/,
+      );
+      assert.equal((await store.images.list()).length, 1);
+    });
+
     it('an import whose source fails midway leaves no image, and a retry succeeds', async () => {
       const { store } = await fresh();
       const tar = await buildAci({ name: 'x.com/big', entries: [{ type: 'file', name: 'rootfs/big', content: Buffer.alloc(2 << 20, 7) }] });

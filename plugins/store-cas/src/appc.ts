@@ -2,7 +2,7 @@
 import type { ImageManifest } from '@rkt/api';
 import { parseImageManifest } from '@rkt/appc';
 
-export { decompress, scanAci, type AciScan, type Compression } from '@rkt/appc';
+export { decompress, DETECT_BYTES, detectCompression, peek, scanAci, type AciScan, type Compression } from '@rkt/appc';
 
 export async function manifestParser(): Promise<(b: Buffer) => ImageManifest> {
   return (b) => parseImageManifest(b);

@@ -20,7 +20,8 @@
  * needed: SQLite's lock is the only lock, and it is released by the kernel if a holder dies.
  */
 import * as fs from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { once } from 'node:events';
 import type {
   ImageInfo,
@@ -31,7 +32,7 @@ import type {
   RemoteCacheInfo,
 } from '@rkt/api';
 import { invalidArgument, notFound, internal } from '@rkt/api';
-import { decompress, manifestParser, scanAci } from './appc.js';
+import { decompress, DETECT_BYTES, detectCompression, manifestParser, peek, scanAci } from './appc.js';
 import type { StoreCore } from './core.js';
 import type { ImageRow, RemoteRow } from './db.js';
 import { fsyncDir, isErrno, mkdirp } from './fsutil.js';
@@ -55,6 +56,8 @@ function toInfo(row: ImageRow, treeSize: number): ImageInfo {
 }
 
 export class CasImageStore implements ImageStore {
+  readonly hashesSource = true;
+
   constructor(private readonly core: StoreCore) {}
 
   private treeSize(id: string): number {
@@ -72,9 +75,13 @@ export class CasImageStore implements ImageStore {
     const tmp = `${core.layout.tmp}/${tempName('import')}`;
     let fd: number | undefined = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     try {
-      const { stream } = await decompress(source);
+      const src = await sourceHashing(source, options.sourceHashes);
+      const { stream, compression } = await decompress(src.stream);
+      // An uncompressed source is the tar itself: hash it in this loop, with no extra stream hop.
+      const loopHashes = compression === 'none' ? src.pending : [];
+      if (compression !== 'none' && src.pending.length > 0) throw internal('import: source hashing started too late');
       const scanInput = new PassThrough({ highWaterMark: 1 << 20 });
-      const scanning = scanAci(scanInput, { parseManifest: await manifestParser() });
+      const scanning = scanAci(scanInput, { parseManifest: await manifestParser(), keepHash: src.reuseSha512 });
       scanning.catch(() => undefined); // observed below; avoid an unhandled rejection while we still stream
       let written = 0; // bytes handed to the file
       let flushedAt = 0;
@@ -88,6 +95,7 @@ export class CasImageStore implements ImageStore {
       const settled: (() => void)[] = [];
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (writeError !== undefined) throw writeError;
+        for (const h of loopHashes) h.update(chunk);
         inFlight += chunk.length;
         tail = tail.then(() => writeAll(writeFd, chunk)).then(
           () => {
@@ -133,7 +141,10 @@ export class CasImageStore implements ImageStore {
 
       const manifest = scan.manifest;
       // The caller's last word (signature check) comes before the image becomes visible.
-      if (options.beforeCommit !== undefined) await options.beforeCommit({ id, manifest });
+      if (options.beforeCommit !== undefined) {
+        const sourceHashes = src.result(scan.sha512State);
+        await options.beforeCommit({ id, manifest, ...(sourceHashes ? { sourceHashes } : {}) });
+      }
 
       const now = Date.now();
       const blobDir = core.layout.blobDir(id);
@@ -303,4 +314,62 @@ function writeAll(fd: number, buf: Buffer): Promise<void> {
     };
     step(0);
   });
+}
+
+/**
+ * Hashes of the source bytes as given (`ImportOptions.sourceHashes`). A compressed source is
+ * hashed on its way into the decompressor; an uncompressed one is the tar that is hashed for the
+ * ImageID anyway, so sha512 comes from the scanner's state and other algorithms are left
+ * `pending` for the import loop.
+ */
+async function sourceHashing(
+  source: Readable,
+  algorithms: readonly string[] | undefined,
+): Promise<{
+  stream: Readable;
+  reuseSha512: boolean;
+  pending: Hash[];
+  result(sha512State: Hash | undefined): Record<string, Hash> | undefined;
+}> {
+  const wanted = [...new Set(algorithms ?? [])];
+  if (wanted.length === 0) return { stream: source, reuseSha512: false, pending: [], result: () => undefined };
+  const hashes = new Map<string, Hash>();
+  for (const a of wanted) {
+    try {
+      hashes.set(a, createHash(a));
+    } catch (e) {
+      source.destroy();
+      throw invalidArgument(`import: unsupported source hash algorithm ${JSON.stringify(a)}`, { cause: e });
+    }
+  }
+  const { head, stream } = await peek(source, DETECT_BYTES);
+  const plain = detectCompression(head) === 'none';
+  const reuseSha512 = plain && hashes.has('sha512');
+  if (reuseSha512) hashes.delete('sha512');
+  const own = [...hashes.values()];
+  let out: Readable = stream;
+  if (!plain && own.length > 0) {
+    const t = new Transform({
+      readableHighWaterMark: 1 << 20,
+      transform(chunk: Buffer, _enc, cb) {
+        for (const h of own) h.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    stream.on('error', (e) => t.destroy(e));
+    out = stream.pipe(t);
+  }
+  return {
+    stream: out,
+    reuseSha512,
+    pending: plain ? own : [],
+    result(sha512State) {
+      const r: Record<string, Hash> = Object.fromEntries(hashes);
+      if (reuseSha512) {
+        if (sha512State === undefined) throw internal('import: the scanner kept no sha512 state');
+        r.sha512 = sha512State;
+      }
+      return r;
+    },
+  };
 }

@@ -8,7 +8,7 @@
  *   string prefix "rootfs", so it accepts `rootfsX/a`; we refuse it;
  * - no absolute names, no `..` components, no duplicate entries.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -24,6 +24,8 @@ export interface AciScan {
   manifestBytes: Buffer;
   compression: Compression;
   uncompressedSize: number;
+  /** With `keepHash`: the sha512 state of the uncompressed tar, not finalised (a copy). */
+  sha512State?: Hash;
 }
 
 export interface ScanOptions {
@@ -37,6 +39,8 @@ export interface ScanOptions {
    * PAX `uid`, `gid`, `uname`, `gname` and `mtime` records are already applied to the header.
    */
   onEntry?: (header: tar.Header, body: Readable) => Promise<void>;
+  /** Also return the running sha512 of the uncompressed tar (`sha512State`), e.g. to verify a signature over it. */
+  keepHash?: boolean;
 }
 
 export const DEFAULT_MAX_MANIFEST_BYTES = 1 << 20;
@@ -152,7 +156,15 @@ export async function scanAci(input: Readable, opts: ScanOptions = {}): Promise<
   if (!manifestBytes) throw invalidArgument('invalid ACI: no image manifest found in layout');
   if (!rootfs) throw invalidArgument('invalid ACI: no rootfs found in layout');
   const manifest = (opts.parseManifest ?? ((b: Buffer) => parseImageManifest(b)))(manifestBytes);
-  return { imageId: `sha512-${hash.digest('hex')}`, manifest, manifestBytes, compression, uncompressedSize: size };
+  const sha512State = opts.keepHash ? hash.copy() : undefined;
+  return {
+    imageId: `sha512-${hash.digest('hex')}`,
+    manifest,
+    manifestBytes,
+    compression,
+    uncompressedSize: size,
+    ...(sha512State ? { sha512State } : {}),
+  };
 }
 
 /** The ImageID of an ACI stream (any compression), without layout checks. */

@@ -15,7 +15,7 @@ export default class Fetch extends RktCommand {
   static override strict = false;
   static override args = { image: Args.string({ description: 'image to fetch', required: true }) };
   static override flags = {
-    signature: Flags.string({ description: 'local signature file to use in validating the preceding image', multiple: true }),
+    signature: Flags.string({ description: 'local signature file to use in validating the preceding image', multiple: true, multipleNonGreedy: true }),
     'pull-policy': Flags.string({
       description: 'when to pull an image: never (store only), new (store first), update (always check the remote)',
       options: ['never', 'new', 'update'],

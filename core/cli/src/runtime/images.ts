@@ -4,12 +4,14 @@
  * fetch its dependencies. Used by `rkt fetch`, `rkt prepare` and `rkt run`.
  */
 import 'reflect-metadata';
+import type { Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { inject, injectable } from 'tsyringe';
 import {
   Fetcher,
   Store,
   POINT_URIS,
+  internal,
   invalidArgument,
   notFound,
   untrusted,
@@ -37,9 +39,15 @@ export interface FetchImageOptions {
 
 /** Checks a detached signature while the image streams, then against the keys for its name. */
 export interface SignatureCheck {
+  /** node:crypto hash algorithms the signature needs over the signed bytes. */
+  readonly hashAlgorithms: readonly string[];
   update(chunk: Uint8Array): void;
-  /** Throws an `untrusted` error naming the image and the reason. Returns the signer. */
-  verify(imageName: string): Promise<{ fingerprint: string; identities: string[] }>;
+  /**
+   * Throws an `untrusted` error naming the image and the reason. Returns the signer. With
+   * `hashes` (one per algorithm in `hashAlgorithms`, computed by someone else over exactly the
+   * signed bytes), what `update` saw is ignored.
+   */
+  verify(imageName: string, hashes?: Record<string, Hash>): Promise<{ fingerprint: string; identities: string[] }>;
 }
 
 export type SignatureCheckFactory = (signature: Uint8Array) => Promise<SignatureCheck>;
@@ -175,14 +183,20 @@ export class ImageService {
       check = await this.signatureChecks(result.signature);
     }
 
-    const body = check ? tee(result.aci, (c) => check!.update(c)) : result.aci;
+    // The store hashes the bytes for us when it can (one pass over the image); else tee them.
+    const storeHashes = check !== undefined && store.images.hashesSource === true;
+    const body = check && !storeHashes ? tee(result.aci, (c) => check!.update(c)) : result.aci;
     const expectName = ref.kind === 'name' ? ref : undefined;
     let signer: { fingerprint: string; identities: string[] } | undefined;
     const info = await store.images.importAci(body, {
       ...(result.remote ? { remote: result.remote } : {}),
-      beforeCommit: async ({ manifest }) => {
+      ...(storeHashes ? { sourceHashes: check!.hashAlgorithms } : {}),
+      beforeCommit: async ({ manifest, sourceHashes }) => {
         if (expectName) checkNameAndLabels(expectName, manifest);
-        if (check) signer = await check.verify(result.trustName ?? manifest.name);
+        if (check) {
+          if (storeHashes && !sourceHashes) throw internal('the store computed no source hashes for the signature check');
+          signer = await check.verify(result.trustName ?? manifest.name, storeHashes ? sourceHashes : undefined);
+        }
       },
     });
     opts.progress?.done();

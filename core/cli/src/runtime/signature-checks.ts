@@ -16,9 +16,10 @@ export function keystoreSignatureChecks(ctx: RuntimeContext, warn: (m: string) =
     );
     const sig = await parseAciSignature(signature);
     return {
+      hashAlgorithms: sig.hashAlgorithms,
       update: (chunk) => sig.update(chunk),
-      verify: async (name) => {
-        const v = await sig.verify(keystore, name);
+      verify: async (name, hashes) => {
+        const v = hashes ? await sig.verifyWithHashes(keystore, name, hashes) : await sig.verify(keystore, name);
         return { fingerprint: v.fingerprint, identities: v.identities };
       },
     };
