@@ -146,6 +146,20 @@ test('https: signature first, ETag revalidation, pull policies', async () => {
   assert.equal(never.status, 254);
 });
 
+test('a progress bar on a TTY stderr, nothing of it otherwise', async () => {
+  server.aci('/images/progress.aci', aci, { signature: sig });
+  const url = server.url('/images/progress.aci');
+  const quiet = await rkt('fetch', '--pull-policy=update', url);
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /\r|ETA|\/s/, 'no progress output when stderr is not a TTY');
+  // script(1) gives the command a pseudo-terminal.
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const cmd = [rktBin, ...dirs.args(), 'fetch', '--pull-policy=update', url].map(quote).join(' ');
+  const tty = await runAsync('script', ['-qfec', cmd, '/dev/null'], { env: env() });
+  assert.equal(tty.status, 0, tty.stdout + tty.stderr);
+  assert.match(tty.stdout, /\r[^\r\n]*\[=+ *\] [\d.]+ [KMG]?B\/[\d.]+ [KMG]?B [\d.]+ [KMG]?B\/s/, 'a bar with bytes done/total and a rate');
+});
+
 test('appc discovery by name over https with the trusted key', async () => {
   server.discovery('/hello', { discovery: [['localhost/hello', `https://127.0.0.1:${server.port}/images/hello-{version}.{ext}`]] });
   server.aci('/images/hello-1.0.0.aci', aci, { signature: sig });
