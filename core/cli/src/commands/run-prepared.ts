@@ -25,6 +25,7 @@ export default class RunPrepared extends RktCommand {
     const nd = netAndDns(flags);
     ensureSuperuser();
     const engine = await this.engine(flags);
+    if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
     const { podFromUuidString } = await import('../runtime/pods/uuid.js');
     const { PodState } = await import('../runtime/pods/pod.js');
     let pod;
@@ -42,6 +43,7 @@ export default class RunPrepared extends RktCommand {
       interactive: flags.interactive,
       ...(flags.hostname ? { hostname: flags.hostname } : {}),
       dns: nd.dns,
+      mdsRegister: flags['mds-register'],
       log: (m) => this.warnLine(m),
       debug: (m) => this.debugLine(m),
     });

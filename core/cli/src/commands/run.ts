@@ -31,6 +31,7 @@ export default class Run extends RktCommand {
     if (flags.interactive && req.apps.length > 1) throw invalidArgument('interactive option only supports one image');
     ensureSuperuser();
     const engine = await this.engine(flags);
+    if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
     const { preparePod, runPod } = await import('../runtime/pods/prepare.js');
     const { pod } = await preparePod(engine, req);
     pod.toRun();
@@ -41,6 +42,7 @@ export default class Run extends RktCommand {
       dns: nd.dns,
       ...(flags.ipc ? { ipc: flags.ipc } : {}),
       localConfig: String(flags['local-config']),
+      mdsRegister: flags['mds-register'],
       log,
       debug,
     });

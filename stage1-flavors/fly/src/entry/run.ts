@@ -19,6 +19,9 @@ import {
   PodDir,
   Stage1Error,
   appEnvironment,
+  mdsAddressFor,
+  metadataUrl,
+  readMdsRegistration,
   appMounts,
   checkWorkingDir,
   dnsBinds,
@@ -59,7 +62,8 @@ await main(async () => {
     mount: requireTool('mount'),
   };
   const user = resolveUserGroup(rootfs, app.user, app.group, name);
-  const env = appEnvironment(name, app);
+  const mds = readMdsRegistration(pod, args.mdsToken);
+  const env = appEnvironment(name, app, mds ? { metadataUrl: metadataUrl(mds, mdsAddressFor(mds, 'host')) } : {});
   for (const d of [pod.flavorState, pod.statusDir, pod.envDir, path.dirname(pod.envFile(name))]) fs.mkdirSync(d, { recursive: true, mode: 0o750 });
   writeFileAtomic(pod.envFile(name), formatEnvFile(env), 0o640);
   // rkt fly binds user volumes non-recursively unless asked.
@@ -128,6 +132,11 @@ await main(async () => {
   const pid = child.pid!;
   writeFileAtomic(pod.file('pgid'), String(pid), 0o640);
   writeFileAtomic(pod.file('pid'), String(pid), 0o640);
+  // ready for `rkt status --wait-ready` once the app is started (rkt.md §2: the supervisor-status link)
+  const readyTmp = `${pod.supervisorStatus}.tmp`;
+  fs.rmSync(readyTmp, { force: true });
+  fs.symlinkSync('ready', readyTmp);
+  fs.renameSync(readyTmp, pod.supervisorStatus);
   const forward = (sig: NodeJS.Signals) => () => {
     try {
       process.kill(pid, sig);

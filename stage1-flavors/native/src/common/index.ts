@@ -9,6 +9,7 @@ export * from './log.js';
 export * from './pod.js';
 export * from './rootfs.js';
 export * from './env.js';
+export * from './mds.js';
 export * from './caps.js';
 export * from './seccomp.js';
 export * from './isolators.js';

@@ -6,17 +6,19 @@
  *
  * Accepted flags (interface version 6): --debug, --net=host|none, --interactive, --local-config,
  * --hostname, --dns-conf-mode, --disable-capabilities-restriction, --disable-paths,
- * --disable-seccomp, --ipc=auto|private|parent, --mds-token (ignored with a warning). Refused
+ * --disable-seccomp, --ipc=auto|private|parent, --mds-token (see common/mds.ts). Refused
  * clearly: other --net values (contained networking is not implemented yet), --private-users,
  * --mutable.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import { parseRunArgs } from '../common/args.js';
 import { boundingSet, hostBoundingCaps } from '../common/caps.js';
 import { PodCgroups, hostHierarchies, hybridUnifiedMount } from '../common/cgroups.js';
 import { dnsBinds } from '../common/dns.js';
 import { appEnvironment } from '../common/env.js';
+import { mdsAddressFor, metadataUrl, readMdsRegistration } from '../common/mds.js';
 import { runtimeSettings } from '../common/isolators.js';
 import { main, makeLogger, Stage1Error } from '../common/log.js';
 import { PodDir, effectiveApp, formatEnvFile, writeFileAtomic } from '../common/pod.js';
@@ -45,7 +47,8 @@ await main(async () => {
   }
   const ipc = args.ipc ?? 'auto';
   if (!['auto', 'private', 'parent'].includes(ipc)) throw new Stage1Error(`invalid --ipc=${ipc} (auto, private or parent)`);
-  if (args.mdsToken) log.warn('the metadata service is not supported by the native stage1; ignoring --mds-token');
+  const mds = readMdsRegistration(pod, args.mdsToken);
+  const mdsUrl = mds ? metadataUrl(mds, mdsAddressFor(mds, net)) : undefined;
 
   const manifest = pod.readPodManifest();
   const hostname = args.hostname || `rkt-${args.uuid}`;
@@ -81,6 +84,8 @@ await main(async () => {
     conf.push('setup', '2', requireTool('umount'), unified);
   }
   if (args.interactive && manifest.apps.length !== 1) throw new Stage1Error('interactive mode only supports one app');
+  // --interactive: stdin is passed through; the app gets a terminal only when stdin is one.
+  const tty = args.interactive && isatty(0);
 
   manifest.apps.forEach((rt, index) => {
     const name = rt.name;
@@ -94,7 +99,7 @@ await main(async () => {
       if (st && !st.isDirectory()) throw new Stage1Error(`app "${name}": /${api} in the image is not a directory`);
     }
     const user = resolveUserGroup(rootfs, app.user, app.group, name);
-    const env = appEnvironment(name, app);
+    const env = appEnvironment(name, app, mdsUrl ? { metadataUrl: mdsUrl } : {});
     const envFile = pod.envFile(name);
     fs.mkdirSync(path.dirname(envFile), { recursive: true });
     writeFileAtomic(envFile, formatEnvFile(env), 0o640);
@@ -142,7 +147,7 @@ await main(async () => {
       settings: iso.settings,
       seccomp,
       disablePaths: args.disablePaths,
-      terminal: args.interactive,
+      terminal: tty,
       mounts,
       fileBinds: binds,
       limitSwap,
@@ -150,7 +155,7 @@ await main(async () => {
     const bundle = (suffix: string, argv: string[]) => {
       const dir = path.join(pod.flavorState, 'bundles', cid + suffix);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const cfg = ociConfig({ ...base, args: argv, cgroupsPath: `${cgroupBase}/${cid}${suffix}`, terminal: suffix === '' && args.interactive });
+      const cfg = ociConfig({ ...base, args: argv, cgroupsPath: `${cgroupBase}/${cid}${suffix}`, terminal: suffix === '' && tty });
       writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 1), 0o600);
       return [runtime.path, '--root', runtimeRoot, 'run', '--bundle', dir, cid + suffix];
     };

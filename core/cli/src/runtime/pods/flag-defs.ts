@@ -40,7 +40,7 @@ export const runOnlyFlags = {
   'dns-domain': s('DNS domain to write in /etc/resolv.conf'),
   'hosts-entry': many('entries to add to the pod-wide /etc/hosts (IP=HOSTNAME), or "host"'),
   interactive: b('run pod interactively. If true, only one image may be supplied.'),
-  'mds-register': b('register pod with metadata service (not supported by this rkt: only --mds-register=false)'),
+  'mds-register': b('register pod with metadata service ("rkt metadata-service" must be running for the same --dir)'),
   hostname: s('pod\'s hostname. If empty, it will be "rkt-$PODUUID"'),
   ipc: s('IPC namespace mode: auto, private or parent', { options: ['auto', 'private', 'parent'] }),
   'uuid-file-save': s('write out pod UUID to specified file'),

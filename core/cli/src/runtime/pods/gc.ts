@@ -128,6 +128,7 @@ export async function deletePod(pod: Pod, ctx: DeleteContext): Promise<boolean> 
       log.err(`skipping stage1 GC: ${(e as Error).message}`);
     }
   }
+  await (await import('../mds/client.js')).unregisterIfMarked(pod.dataDir, pod, log.err);
   const errors = unmountAll(pod.path);
   if (errors.length) {
     log.err(`GC of leftover mounts for pod ${JSON.stringify(pod.uuid)} failed: ${errors.join('; ')}`);

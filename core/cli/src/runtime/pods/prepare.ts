@@ -238,6 +238,8 @@ export interface RunRequest {
   ipc?: string;
   /** `rkt run` passes it; `rkt run-prepared` does not (as rkt). */
   localConfig?: string;
+  /** --mds-register: register with the metadata service before the apps start (runtime/mds). */
+  mdsRegister?: boolean;
   log(m: string): void;
   debug(m: string): void;
 }
@@ -302,5 +304,12 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
   );
   req.debug(`execing ${argv0} ${args.join(' ')}`);
   if (!pod.lock) throw new RktError(ErrorCodes.INTERNAL, 'bug: running a pod without holding its lock');
-  return spawnStage1Run(pod, argv0, args, pod.lock.fd, process.env);
+  if (!req.mdsRegister) return spawnStage1Run(pod, argv0, args, pod.lock.fd, process.env);
+  const mds = await import('../mds/client.js');
+  await mds.registerPod(engine.context.paths.dataDir, pod, req.net, req.log);
+  try {
+    return await spawnStage1Run(pod, argv0, args, pod.lock.fd, process.env);
+  } finally {
+    await mds.unregisterIfMarked(engine.context.paths.dataDir, pod, req.log);
+  }
 }

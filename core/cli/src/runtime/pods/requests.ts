@@ -30,7 +30,6 @@ export function netAndDns(flags: F): NetAndDns {
     domain: str(flags['dns-domain']) ?? '',
     hostsEntries: list(flags['hosts-entry']),
   });
-  if (flags['mds-register']) throw invalidArgument('--mds-register: the metadata service is not implemented by this rkt (use --mds-register=false)');
   return { net: netListString(nets), portsAllowed: !nets.some((n) => n.name === 'host' || n.name === 'none'), dns };
 }
 
