@@ -10,7 +10,7 @@
  * the app and runs the command.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appcArch } from '../lib/images.js';
@@ -130,6 +130,8 @@ export interface AppImageOptions {
   noApp?: boolean;
   labels?: Record<string, string>;
   files?: Record<string, string>;
+  /** Owners (uid, gid) of files under rootfs/, applied before packing. */
+  owners?: Record<string, [number, number]>;
 }
 
 /** A busybox app image with /etc (so that rkt adds etc/mtab). */
@@ -144,6 +146,7 @@ export function buildAppAci(outFile: string, o: AppImageOptions): void {
       mkdirSync(join(work, 'rootfs', p, '..'), { recursive: true });
       writeFileSync(join(work, 'rootfs', p), content);
     }
+    for (const [p, [uid, gid]] of Object.entries(o.owners ?? {})) chownSync(join(work, 'rootfs', p), uid, gid);
     const labels = o.labels ?? { os: 'linux', arch: appcArch() };
     const manifest: Record<string, unknown> = {
       acKind: 'ImageManifest',

@@ -243,6 +243,11 @@ export interface Network {
   validate(conf: NetConf, source: string): void;
   /** Absolute path of the CNI binary for `type`, searching `cniPath`. */
   findBinary(type: string, cniPath: readonly string[]): string | undefined;
+  /**
+   * After DEL: remove what the plugin leaves behind when it could not see the pod's netns any
+   * more (after a reboot or a lost netns), e.g. masquerade rules. Idempotent; returns problems.
+   */
+  cleanup?(conf: NetConf, containerId: string): Promise<string[]>;
 }
 export const Network = token<Network>(POINT_URIS.network);
 

@@ -2,7 +2,7 @@
  * Mounting and unmounting for pods, through util-linux `mount`/`umount` (Node has no mount(2)).
  * Mount points are read from /proc/self/mountinfo (octal escapes decoded).
  */
-import { readFileSync, statfsSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { sep } from 'node:path';
 import { RktError, ErrorCodes } from '@rkt/api';
@@ -51,6 +51,11 @@ function run(cmd: string, args: string[]): { ok: boolean; err: string } {
 export function mountOverlay(lower: string, upper: string, work: string, target: string): void {
   for (const p of [lower, upper, work])
     if (/[,:\\]/.test(p)) throw new RktError(ErrorCodes.INVALID_ARGUMENT, `cannot use overlayfs with the path ${JSON.stringify(p)} (contains , : or \\); use --no-overlay`);
+  // The merged root directory takes its mode and owner from the upper dir: give it the image's,
+  // or a non-root app could not even traverse its own / (the pod dirs are 0750).
+  const root = statSync(lower);
+  chmodSync(upper, root.mode & 0o7777);
+  chownSync(upper, root.uid, root.gid);
   const r = run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]);
   if (!r.ok) throw new RktError(ErrorCodes.INTERNAL, `error mounting overlay on ${target}: ${r.err}`);
 }
