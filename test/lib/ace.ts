@@ -172,23 +172,6 @@ export function parseAceOutput(stdout: string, stderr: string): AceReport {
   return { modes, errors };
 }
 
-/**
- * Errors of the metadata-service section of `main` (appc-spec.md §8.3 step 9). Without a
- * metadata service the validator stops that section at its first error, `AC_METADATA_URL is not
- * set`; the other patterns are the section's request errors, listed so a half-working service is
- * recognised as such rather than as another check failing.
- */
-export function isMetadataError(e: string): boolean {
-  return (
-    e === 'AC_METADATA_URL is not set' ||
-    e.includes('/acMetadata/v1/') ||
-    /^failed to JSON-decode (pod manifest|".*" manifest)/.test(e) ||
-    /^malformed UUID returned/.test(e) ||
-    /annotations mismatch: /.test(e) ||
-    /'s image id mismatch: /.test(e)
-  );
-}
-
 /** The stage1 flavor's image, freshly built by the flavor's build-image script into `dir`. */
 export function buildStage1(flavor: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
