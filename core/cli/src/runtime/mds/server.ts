@@ -45,15 +45,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       n += c.length;
       if (n > limit) {
+        // Answer at once; the rest is drained (bounded by the server's requestTimeout).
+        req.off('data', onData);
+        chunks.length = 0;
+        req.resume();
         reject(new HttpError(413, 'request body too large'));
-        req.destroy();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
