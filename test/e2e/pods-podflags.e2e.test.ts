@@ -170,3 +170,80 @@ for (const flavor of FLAVORS) {
     assert.match(late.stdout, /^state=exited\n/);
   });
 }
+
+/** Capability numbers (linux/capability.h), an oracle independent of the stage1's own table. */
+const CAP: Record<string, number> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7, CAP_SETPCAP: 8,
+  CAP_NET_BIND_SERVICE: 10, CAP_NET_ADMIN: 12, CAP_NET_RAW: 13, CAP_SYS_CHROOT: 18, CAP_MKNOD: 27, CAP_AUDIT_WRITE: 29, CAP_SETFCAP: 31,
+};
+const RKT_DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_KILL', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_NET_BIND_SERVICE', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETFCAP', 'CAP_SYS_CHROOT'];
+const capMask = (caps: string[]) => caps.reduce((m, c) => m | (1n << BigInt(CAP[c]!)), 0n);
+
+/** Cgroup directories, mounts and processes of a pod, anywhere on the host. */
+function podLeftovers(uuid: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[4]?.includes(uuid)) out.push(`mount ${f[4]}`);
+    if (f.includes('cgroup') || f.includes('cgroup2')) {
+      if (f[4] && existsSync(join(f[4], 'rkt', uuid))) out.push(`cgroup ${join(f[4], 'rkt', uuid)}`);
+    }
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/rkt/${uuid}`)) out.push(`process ${pid}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+test('native: --caps-retain/--caps-remove in /proc/self/status, --seccomp blocks a removed syscall, --memory kills past the limit; gc leaves nothing', async () => {
+  const uuidFile = join(dirs.base, 'iso.uuid');
+  const caps = 'grep -E "^CapBnd" /proc/self/status | sed "s/^/$AC_APP_NAME /"';
+  const r = rkt(
+    'run',
+    '--stage1-from-dir=stage1-native.aci',
+    '--net=none',
+    `--uuid-file-save=${uuidFile}`,
+    img('probe'), '--name=retain', '--caps-retain=CAP_NET_ADMIN,CAP_KILL', '--exec=/bin/busybox', '--', 'sh', '-c', caps, '---',
+    img('probe'), '--name=remove', '--caps-remove=CAP_MKNOD,CAP_NET_RAW', '--exec=/bin/busybox', '--', 'sh', '-c', caps, '---',
+    img('probe'), '--name=default', '--exec=/bin/busybox', '--', 'sh', '-c', caps, '---',
+    img('probe'), '--name=seccomp', '--seccomp=mode=remove,errno=ENOTSUP,mkdir,mkdirat', '--exec=/bin/busybox', '--', 'sh', '-c', 'mkdir /d 2>&1 | sed "s/^/seccomp /"; touch /f && echo "seccomp touch ok"',
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const line = (p: string) => r.stdout.split('\n').find((l) => l.startsWith(p + ' ')) ?? '';
+  const bnd = (app: string) => BigInt('0x' + line(app).split(/\s+/)[2]);
+  assert.equal(bnd('retain'), capMask(['CAP_NET_ADMIN', 'CAP_KILL']), r.stdout);
+  assert.equal(bnd('remove'), capMask(RKT_DEFAULT_CAPS.filter((c) => c !== 'CAP_MKNOD' && c !== 'CAP_NET_RAW')), r.stdout);
+  assert.equal(bnd('default'), capMask(RKT_DEFAULT_CAPS), r.stdout);
+  assert.match(line('seccomp'), /Operation not supported/, r.stdout);
+  assert.match(r.stdout, /^seccomp touch ok$/m, 'other syscalls are not blocked');
+  const uuid = readFileSync(uuidFile, 'utf8');
+
+  const big = rkt('run', '--stage1-from-dir=stage1-native.aci', '--net=none', img('probe'), '--memory=32M', '--exec=/bin/busybox', '--', 'sh', '-c', 'dd if=/dev/zero of=/dev/null bs=100M count=1 && echo survived');
+  assert.equal(big.stdout, '', 'the allocation past the limit was killed');
+  assert.equal(big.status, 137, big.stderr);
+  const small = rkt('run', '--stage1-from-dir=stage1-native.aci', '--net=none', img('probe'), '--memory=64M', '--exec=/bin/busybox', '--', 'sh', '-c', 'dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null && echo survived');
+  assert.equal(small.stdout, 'survived\n', small.stderr);
+
+  // a pod whose supervisor is killed with SIGKILL while its app runs: gc still removes everything
+  const sleeperUuid = join(dirs.base, 'killed.uuid');
+  const child = spawn(rktBin, ['run', ...dirs.args(), '--insecure-options=image', '--stage1-from-dir=stage1-native.aci', '--net=none', `--uuid-file-save=${sleeperUuid}`, img('sleeper')], { env: dirs.env(), stdio: 'ignore', detached: true });
+  bg.push(child);
+  const exited = new Promise((res) => child.once('exit', res));
+  for (let i = 0; i < 200 && !existsSync(sleeperUuid); i++) await new Promise((res) => setTimeout(res, 25));
+  const killed = readFileSync(sleeperUuid, 'utf8');
+  assert.equal(run(rktBin, ['status', ...dirs.args(), '--wait-ready=20s', killed], { env: dirs.env() }).status, 0);
+  assert.ok(podLeftovers(killed).some((l) => l.startsWith('process ')), 'the app runs in the pod cgroup');
+  process.kill(-child.pid!, 'SIGKILL');
+  await exited;
+  for (let i = 0; i < 100 && !rkt('status', killed).stdout.startsWith('state=exited'); i++) await new Promise((res) => setTimeout(res, 100));
+  const gc = rkt('gc', '--grace-period=0s');
+  assert.equal(gc.status, 0, gc.stderr);
+  for (const u of [uuid, killed]) {
+    assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${u}"`));
+    assert.deepEqual(podLeftovers(u), [], `pod ${u}`);
+  }
+});
