@@ -134,7 +134,7 @@ test('bad input fails with exit 254 naming the flag and leaves no pod behind', (
     [[join(dirs.base, 'missing.aci')], /missing\.aci/],
     [['--stage1-from-dir=stage1-test.aci', '--stage1-hash=sha512-00', img('env')], /mutually exclusive/],
     [['--stage1-from-dir=nope.aci', img('env')], /nope\.aci does not exist/],
-    [['--mds-register', img('env')], /--mds-register: the metadata service is not implemented/],
+    [['--mds-register', img('env')], /--mds-register: the metadata service is not reachable at .*rkt metadata-service/],
     [[img('env'), '--memory=1k'], /memory limit of 1000 bytes too low/],
     [[], /must provide at least one image or specify the pod manifest/],
     [['--net=default', img('env')], /--net=default: only --net=host and --net=none are supported/],

@@ -100,7 +100,9 @@ export async function startMetadataService(o: ServiceOptions): Promise<RunningSe
       const s = configureServer(createServer((req, res) => handler(req, res)));
       await listen(s, { fd });
       servers.push(s);
-      if (typeof s.address() === 'string') {
+      const a = s.address();
+      // A TCP socket has an address with a port; a unix socket's is its path (or null from an fd).
+      if (!(a && typeof a === 'object' && 'port' in a)) {
         if (registration) throw invalidArgument(`socket activation: more than one unix socket passed (fd ${fd})`);
         handler = reg;
         registration = s;
