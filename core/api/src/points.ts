@@ -3,7 +3,6 @@
  * point's version. A contribution names the URI in its package.json (`rkt.contributes[].point`).
  */
 import type { Readable } from 'node:stream';
-import type { Hash } from 'node:crypto';
 import type { AppcIsolator, ImageManifest, Label } from './appc.js';
 import { token } from './tokens.js';
 
@@ -104,6 +103,11 @@ export interface ImageInfo {
   treeSize: number;
 }
 
+/** A hash over some data, finalised on demand with optional suffix bytes (e.g. an OpenPGP trailer). */
+export interface DigestSource {
+  digestWith(...suffix: Uint8Array[]): Promise<Buffer>;
+}
+
 export interface ImportOptions {
   remote?: Omit<RemoteCacheInfo, 'imageId' | 'downloadTime'>;
   /**
@@ -112,11 +116,11 @@ export interface ImportOptions {
    * import and leaves nothing behind: this is where the signature is checked, so that an
    * untrusted body is never stored.
    */
-  beforeCommit?(image: { id: string; manifest: ImageManifest; sourceHashes?: Record<string, Hash> }): Promise<void>;
+  beforeCommit?(image: { id: string; manifest: ImageManifest; sourceHashes?: Record<string, DigestSource> }): Promise<void>;
   /**
    * node:crypto hash algorithms (e.g. `['sha512']`) to compute over the *source bytes exactly as
    * given* (compressed or not) — what a detached signature covers. Only honoured by stores whose
-   * `hashesSource` is true; the running hashes (not finalised) reach `beforeCommit`. A store that
+   * `hashesSource` is true; the hashes reach `beforeCommit`. A store that
    * hashes the uncompressed tar for the ImageID anyway can reuse that pass for an uncompressed
    * source, so a signed fetch reads and hashes its bytes once.
    */

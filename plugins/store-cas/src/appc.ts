@@ -2,7 +2,18 @@
 import type { ImageManifest } from '@rkt/api';
 import { parseImageManifest } from '@rkt/appc';
 
-export { decompress, DETECT_BYTES, detectCompression, peek, scanAci, type AciScan, type Compression } from '@rkt/appc';
+export {
+  adaptiveHasher,
+  checkHashAlgorithms,
+  decompress,
+  DETECT_BYTES,
+  detectCompression,
+  peek,
+  scanAci,
+  type AciScan,
+  type Compression,
+  type StreamHasher,
+} from '@rkt/appc';
 
 export async function manifestParser(): Promise<(b: Buffer) => ImageManifest> {
   return (b) => parseImageManifest(b);

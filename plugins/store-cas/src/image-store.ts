@@ -20,10 +20,10 @@
  * needed: SQLite's lock is the only lock, and it is released by the kernel if a holder dies.
  */
 import * as fs from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { once } from 'node:events';
 import type {
+  DigestSource,
   ImageInfo,
   ImageManifest,
   ImageStore,
@@ -32,9 +32,9 @@ import type {
   RemoteCacheInfo,
 } from '@rkt/api';
 import { invalidArgument, notFound, internal } from '@rkt/api';
-import { decompress, DETECT_BYTES, detectCompression, manifestParser, peek, scanAci } from './appc.js';
+import { adaptiveHasher, checkHashAlgorithms, decompress, DETECT_BYTES, detectCompression, manifestParser, peek, scanAci, type StreamHasher } from './appc.js';
 import type { StoreCore } from './core.js';
-import type { ImageRow, RemoteRow } from './db.js';
+import { lightWrite, type ImageRow, type RemoteRow } from './db.js';
 import { fsyncDir, isErrno, mkdirp } from './fsutil.js';
 import { checkImageId, IMAGE_PREFIX_RE } from './layout.js';
 import { tempName } from './owner.js';
@@ -74,14 +74,12 @@ export class CasImageStore implements ImageStore {
     const db = core.db;
     const tmp = `${core.layout.tmp}/${tempName('import')}`;
     let fd: number | undefined = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    let hashing: Awaited<ReturnType<typeof importHashing>> | undefined;
     try {
-      const src = await sourceHashing(source, options.sourceHashes);
-      const { stream, compression } = await decompress(src.stream);
-      // An uncompressed source is the tar itself: hash it in this loop, with no extra stream hop.
-      const loopHashes = compression === 'none' ? src.pending : [];
-      if (compression !== 'none' && src.pending.length > 0) throw internal('import: source hashing started too late');
+      hashing = await importHashing(source, options.sourceHashes);
+      const { stream } = await decompress(hashing.stream);
       const scanInput = new PassThrough({ highWaterMark: 1 << 20 });
-      const scanning = scanAci(scanInput, { parseManifest: await manifestParser(), keepHash: src.reuseSha512 });
+      const scanning = scanAci(scanInput, { parseManifest: await manifestParser(), hasher: hashing.tar });
       scanning.catch(() => undefined); // observed below; avoid an unhandled rejection while we still stream
       let written = 0; // bytes handed to the file
       let flushedAt = 0;
@@ -95,7 +93,6 @@ export class CasImageStore implements ImageStore {
       const settled: (() => void)[] = [];
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (writeError !== undefined) throw writeError;
-        for (const h of loopHashes) h.update(chunk);
         inFlight += chunk.length;
         tail = tail.then(() => writeAll(writeFd, chunk)).then(
           () => {
@@ -142,7 +139,7 @@ export class CasImageStore implements ImageStore {
       const manifest = scan.manifest;
       // The caller's last word (signature check) comes before the image becomes visible.
       if (options.beforeCommit !== undefined) {
-        const sourceHashes = src.result(scan.sha512State);
+        const sourceHashes = hashing.result();
         await options.beforeCommit({ id, manifest, ...(sourceHashes ? { sourceHashes } : {}) });
       }
 
@@ -174,6 +171,7 @@ export class CasImageStore implements ImageStore {
       }).immediate();
       return toInfo(this.row(id)!, this.treeSize(id));
     } finally {
+      hashing?.close();
       if (fd !== undefined) fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });
     }
@@ -290,7 +288,8 @@ export class CasImageStore implements ImageStore {
   }
 
   async markUsed(id: string): Promise<void> {
-    const r = this.core.db.prepare('UPDATE images SET last_used = ? WHERE id = ?').run(Date.now(), id);
+    const db = this.core.db;
+    const r = lightWrite(db, () => db.prepare('UPDATE images SET last_used = ? WHERE id = ?').run(Date.now(), id));
     if (r.changes === 0) throw notFound(`image ${id} is not in the store`);
   }
 }
@@ -317,59 +316,65 @@ function writeAll(fd: number, buf: Buffer): Promise<void> {
 }
 
 /**
- * Hashes of the source bytes as given (`ImportOptions.sourceHashes`). A compressed source is
- * hashed on its way into the decompressor; an uncompressed one is the tar that is hashed for the
- * ImageID anyway, so sha512 comes from the scanner's state and other algorithms are left
- * `pending` for the import loop.
+ * Hashes for an import: the uncompressed tar always gets sha512 (the ImageID), off the main thread
+ * once it is large (see @rkt/appc's hashing). `ImportOptions.sourceHashes` are over the source
+ * bytes as given: for an uncompressed source that is the same tar, so the same pass computes them
+ * (sha512 comes for free); a compressed source is hashed on its way into the decompressor.
  */
-async function sourceHashing(
+async function importHashing(
   source: Readable,
   algorithms: readonly string[] | undefined,
 ): Promise<{
   stream: Readable;
-  reuseSha512: boolean;
-  pending: Hash[];
-  result(sha512State: Hash | undefined): Record<string, Hash> | undefined;
+  tar: StreamHasher;
+  result(): Record<string, DigestSource> | undefined;
+  close(): void;
 }> {
   const wanted = [...new Set(algorithms ?? [])];
-  if (wanted.length === 0) return { stream: source, reuseSha512: false, pending: [], result: () => undefined };
-  const hashes = new Map<string, Hash>();
-  for (const a of wanted) {
-    try {
-      hashes.set(a, createHash(a));
-    } catch (e) {
-      source.destroy();
-      throw invalidArgument(`import: unsupported source hash algorithm ${JSON.stringify(a)}`, { cause: e });
-    }
+  try {
+    checkHashAlgorithms(wanted);
+  } catch (e) {
+    source.destroy();
+    throw e;
+  }
+  if (wanted.length === 0) {
+    const tar = adaptiveHasher(['sha512']);
+    return { stream: source, tar, result: () => undefined, close: () => tar.close() };
   }
   const { head, stream } = await peek(source, DETECT_BYTES);
   const plain = detectCompression(head) === 'none';
-  const reuseSha512 = plain && hashes.has('sha512');
-  if (reuseSha512) hashes.delete('sha512');
-  const own = [...hashes.values()];
+  const tar = adaptiveHasher(plain ? [...new Set(['sha512', ...wanted])] : ['sha512']);
+  const raw = plain ? undefined : adaptiveHasher(wanted);
   let out: Readable = stream;
-  if (!plain && own.length > 0) {
+  if (raw !== undefined) {
     const t = new Transform({
       readableHighWaterMark: 1 << 20,
       transform(chunk: Buffer, _enc, cb) {
-        for (const h of own) h.update(chunk);
-        cb(null, chunk);
+        let wait: Promise<void> | undefined;
+        try {
+          wait = raw.update(chunk);
+        } catch (e) {
+          cb(e as Error);
+          return;
+        }
+        if (wait) wait.then(() => cb(null, chunk), (e: unknown) => cb(e as Error));
+        else cb(null, chunk);
+      },
+      flush(cb) {
+        raw.end().then(() => cb(), (e: unknown) => cb(e as Error));
       },
     });
     stream.on('error', (e) => t.destroy(e));
     out = stream.pipe(t);
   }
+  const from = raw ?? tar;
   return {
     stream: out,
-    reuseSha512,
-    pending: plain ? own : [],
-    result(sha512State) {
-      const r: Record<string, Hash> = Object.fromEntries(hashes);
-      if (reuseSha512) {
-        if (sha512State === undefined) throw internal('import: the scanner kept no sha512 state');
-        r.sha512 = sha512State;
-      }
-      return r;
+    tar,
+    result: () => Object.fromEntries(wanted.map((a) => [a, from.digest(a)])),
+    close() {
+      tar.close();
+      raw?.close();
     },
   };
 }

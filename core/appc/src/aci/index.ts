@@ -1,5 +1,6 @@
 export * from './compression.js';
 export * from './scan.js';
+export { adaptiveHasher, checkHashAlgorithms, inThreadHasher, offThreadHasher, type StreamHasher } from './hashing.js';
 export * from './build.js';
 export { encodeHeader, padding, roundSeconds, type EntryType, type TarEntry } from './tar-header.js';
 export { readTreeXattrs, parseGetfattr, DEFAULT_XATTR_FILTER, type XattrMap, type XattrReadResult } from './xattrs.js';

@@ -8,7 +8,7 @@
  *   string prefix "rootfs", so it accepts `rootfsX/a`; we refuse it;
  * - no absolute names, no `..` components, no duplicate entries.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import * as tar from 'tar-stream';
 import { invalidArgument, isRktError, type ImageManifest } from '@rkt/api';
 import { parseImageManifest } from '../schema/index.js';
 import { decompress, type Compression } from './compression.js';
+import { inThreadHasher, type StreamHasher } from './hashing.js';
 
 export interface AciScan {
   /** `sha512-` + hex sha512 of the uncompressed tar. */
@@ -24,8 +25,6 @@ export interface AciScan {
   manifestBytes: Buffer;
   compression: Compression;
   uncompressedSize: number;
-  /** With `keepHash`: the sha512 state of the uncompressed tar, not finalised (a copy). */
-  sha512State?: Hash;
 }
 
 export interface ScanOptions {
@@ -39,8 +38,12 @@ export interface ScanOptions {
    * PAX `uid`, `gid`, `uname`, `gname` and `mtime` records are already applied to the header.
    */
   onEntry?: (header: tar.Header, body: Readable) => Promise<void>;
-  /** Also return the running sha512 of the uncompressed tar (`sha512State`), e.g. to verify a signature over it. */
-  keepHash?: boolean;
+  /**
+   * Hashes the uncompressed tar; must compute `sha512` (the ImageID) and may compute more. The
+   * caller owns it: after the scan, `digest(alg)` still works (e.g. to verify a signature over
+   * the same bytes) until the caller closes it. Default: sha512 in this thread.
+   */
+  hasher?: StreamHasher;
 }
 
 export const DEFAULT_MAX_MANIFEST_BYTES = 1 << 20;
@@ -68,13 +71,20 @@ export function layoutName(raw: string): string {
   return parts.join('/') || '.';
 }
 
-function hashing(onData: (c: Buffer) => void): Transform {
+function hashing(onData: (c: Buffer) => Promise<void> | undefined): Transform {
   return new Transform({
     readableHighWaterMark: 1 << 20,
     writableHighWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb) {
-      onData(chunk);
-      cb(null, chunk);
+      let wait: Promise<void> | undefined;
+      try {
+        wait = onData(chunk);
+      } catch (e) {
+        cb(e as Error);
+        return;
+      }
+      if (wait) wait.then(() => cb(null, chunk), (e: unknown) => cb(e as Error));
+      else cb(null, chunk);
     },
   });
 }
@@ -103,11 +113,12 @@ async function readLimited(body: Readable, limit: number): Promise<Buffer> {
 export async function scanAci(input: Readable, opts: ScanOptions = {}): Promise<AciScan> {
   const limit = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
   const { compression, stream } = await decompress(input);
-  const hash = createHash('sha512');
+  const own = opts.hasher === undefined;
+  const hash = opts.hasher ?? inThreadHasher(['sha512']);
   let size = 0;
   const hasher = hashing((c) => {
-    hash.update(c);
     size += c.length;
+    return hash.update(c);
   });
   const extract = tar.extract();
   stream.on('error', (e) => hasher.destroy(e));
@@ -156,15 +167,10 @@ export async function scanAci(input: Readable, opts: ScanOptions = {}): Promise<
   if (!manifestBytes) throw invalidArgument('invalid ACI: no image manifest found in layout');
   if (!rootfs) throw invalidArgument('invalid ACI: no rootfs found in layout');
   const manifest = (opts.parseManifest ?? ((b: Buffer) => parseImageManifest(b)))(manifestBytes);
-  const sha512State = opts.keepHash ? hash.copy() : undefined;
-  return {
-    imageId: `sha512-${hash.digest('hex')}`,
-    manifest,
-    manifestBytes,
-    compression,
-    uncompressedSize: size,
-    ...(sha512State ? { sha512State } : {}),
-  };
+  await hash.end();
+  const digest = await hash.digest('sha512').digestWith();
+  if (own) hash.close();
+  return { imageId: `sha512-${digest.toString('hex')}`, manifest, manifestBytes, compression, uncompressedSize: size };
 }
 
 /** The ImageID of an ACI stream (any compression), without layout checks. */

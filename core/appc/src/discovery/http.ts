@@ -2,10 +2,8 @@
  * The HTTP GET used by discovery (and reusable by the https fetcher and `actool discover`):
  * an injectable interface plus a default implementation over node:http/node:https.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http from 'node:http';
 import type { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
 import { invalidArgument, unavailable } from '@rkt/api';
 
 export interface HttpGetOptions {
@@ -75,7 +73,10 @@ export class NodeHttpGetter implements HttpGetter {
     }
   }
 
-  private once(u: URL, options: HttpGetOptions): Promise<HttpResponse> {
+  private async once(u: URL, options: HttpGetOptions): Promise<HttpResponse> {
+    // Loaded on first use: importing this library (e.g. for manifests, in every `rkt run`) must
+    // not pay for node:http/https/tls.
+    const [http, https, tls] = await Promise.all([import('node:http'), import('node:https'), import('node:tls')]);
     const timeout = options.timeoutMs ?? this.defaults.timeoutMs ?? 20_000;
     const headers: Record<string, string> = {
       'user-agent': this.defaults.userAgent ?? 'rkt-ts (appc discovery)',
@@ -91,7 +92,7 @@ export class NodeHttpGetter implements HttpGetter {
       };
       const req =
         u.protocol === 'https:'
-          ? https.request(u, { ...common, rejectUnauthorized: !insecure, ...(this.defaults.ca ? { ca: withDefaultCas(this.defaults.ca) } : {}) }, onRes)
+          ? https.request(u, { ...common, rejectUnauthorized: !insecure, ...(this.defaults.ca ? { ca: withDefaultCas(tls.rootCertificates, this.defaults.ca) } : {}) }, onRes)
           : http.request(u, common, onRes);
       req.on('timeout', () => req.destroy(unavailable(`timed out after ${timeout} ms requesting ${u.href}`)));
       req.on('error', (e) => reject(e));
@@ -100,7 +101,7 @@ export class NodeHttpGetter implements HttpGetter {
   }
 }
 
-function withDefaultCas(extra: string | Buffer | Array<string | Buffer>): Array<string | Buffer> {
+function withDefaultCas(rootCertificates: readonly string[], extra: string | Buffer | Array<string | Buffer>): Array<string | Buffer> {
   // Supplying `ca` replaces Node's bundle; keep the bundle and add ours.
   return [...rootCertificates, ...(Array.isArray(extra) ? extra : [extra])];
 }

@@ -4,7 +4,6 @@
  * fetch its dependencies. Used by `rkt fetch`, `rkt prepare` and `rkt run`.
  */
 import 'reflect-metadata';
-import type { Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { inject, injectable } from 'tsyringe';
 import {
@@ -15,6 +14,7 @@ import {
   invalidArgument,
   notFound,
   untrusted,
+  type DigestSource,
   type FetchOptions,
   type ImageInfo,
   type ImageManifest,
@@ -47,7 +47,7 @@ export interface SignatureCheck {
    * `hashes` (one per algorithm in `hashAlgorithms`, computed by someone else over exactly the
    * signed bytes), what `update` saw is ignored.
    */
-  verify(imageName: string, hashes?: Record<string, Hash>): Promise<{ fingerprint: string; identities: string[] }>;
+  verify(imageName: string, hashes?: Record<string, DigestSource>): Promise<{ fingerprint: string; identities: string[] }>;
 }
 
 export type SignatureCheckFactory = (signature: Uint8Array) => Promise<SignatureCheck>;

@@ -50,7 +50,7 @@
  * rather than verified more slowly.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { untrusted, invalidArgument } from '@rkt/api';
+import { untrusted, invalidArgument, type DigestSource } from '@rkt/api';
 import type { PublicKey, SignaturePacket, Subkey } from 'openpgp';
 import type { Keystore, TrustedKey } from './keystore.js';
 
@@ -216,7 +216,7 @@ export class AciSignature {
    * Verify with hashes the caller computed over exactly the signed bytes, one per algorithm in
    * `hashAlgorithms`. They are copied, so the caller can still `digest()` them afterwards.
    */
-  verifyWithHashes(keystore: Keystore, imageName: string, hashes: Record<string, Hash>, now: Date = new Date()): Promise<VerifiedSignature> {
+  verifyWithHashes(keystore: Keystore, imageName: string, hashes: Record<string, Hash | DigestSource>, now: Date = new Date()): Promise<VerifiedSignature> {
     // One verification at a time: the digest is lent to the shared signature packet (`hashed`).
     const run = this.queue.then(() => this.verifyNow(keystore, imageName, hashes, now));
     this.queue = run.then(
@@ -226,7 +226,7 @@ export class AciSignature {
     return run;
   }
 
-  private async verifyNow(keystore: Keystore, imageName: string, hashes: Record<string, Hash>, now: Date): Promise<VerifiedSignature> {
+  private async verifyNow(keystore: Keystore, imageName: string, hashes: Record<string, Hash | DigestSource>, now: Date): Promise<VerifiedSignature> {
     const candidates = await this.candidates(keystore, imageName);
     const failures: string[] = [];
     for (const c of candidates) {
@@ -237,7 +237,9 @@ export class AciSignature {
       trailer[0] = 4;
       trailer[1] = 0xff;
       trailer.writeUInt32BE(sigData.length, 2);
-      const digest = new Uint8Array(h.copy().update(sigData).update(trailer).digest());
+      const digest = new Uint8Array(
+        'digestWith' in h ? await h.digestWith(sigData, trailer) : h.copy().update(sigData).update(trailer).digest(),
+      );
       const fp = c.trusted.fingerprint.toUpperCase();
       let verifiedBy: PublicKey | Subkey | undefined;
       let lastErr: unknown;
@@ -314,7 +316,7 @@ export class SignatureCheck {
   verify(now?: Date): Promise<VerifiedSignature> {
     return this.signature.verify(this.keystore, this.imageName, now);
   }
-  verifyWithHashes(hashes: Record<string, Hash>, now?: Date): Promise<VerifiedSignature> {
+  verifyWithHashes(hashes: Record<string, Hash | DigestSource>, now?: Date): Promise<VerifiedSignature> {
     return this.signature.verifyWithHashes(this.keystore, this.imageName, hashes, now);
   }
 }

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { adaptiveHasher, inThreadHasher, offThreadHasher, type StreamHasher } from '../src/aci/hashing.js';
+
+const data = randomBytes(300_000);
+const want = (alg: string, ...suffix: Buffer[]) => {
+  const h = createHash(alg).update(data);
+  for (const s of suffix) h.update(s);
+  return h.digest('hex');
+};
+
+/** Feed `data` in chunks of varying size (1 byte to 40 kB), honouring the hasher's backpressure. */
+async function feed(h: StreamHasher): Promise<void> {
+  let off = 0;
+  let i = 0;
+  while (off < data.length) {
+    const n = [1, 999, 1000, 1001, 40_000, 7][i++ % 6]!;
+    const w = h.update(data.subarray(off, off + n));
+    if (w) await w;
+    off += n;
+  }
+  await h.end();
+}
+
+const makers: Array<[string, () => StreamHasher]> = [
+  ['in this thread', () => inThreadHasher(['sha512', 'sha256'])],
+  // Tiny slots: the ring wraps hundreds of times and the producer waits on a full ring.
+  ['on a worker (3 slots of 1000 bytes)', () => offThreadHasher(['sha512', 'sha256'], { slotSize: 1000, slots: 3 })],
+  ['adaptive, crossing the threshold', () => adaptiveHasher(['sha512', 'sha256'], 50_000, { slotSize: 4096, slots: 4 })],
+  ['adaptive, below the threshold', () => adaptiveHasher(['sha512', 'sha256'], 1 << 20)],
+];
+
+for (const [label, make] of makers) {
+  test(`hashes a stream ${label}, and digests with suffixes`, async () => {
+    const h = make();
+    try {
+      await feed(h);
+      assert.equal((await h.digest('sha512').digestWith()).toString('hex'), want('sha512'));
+      const trailer = Buffer.from([4, 0xff, 0, 0, 0, 9]);
+      const fields = Buffer.from('signature');
+      // Several digests of one state, in parallel: each is of data + its own suffix.
+      const [a, b, c] = await Promise.all([
+        h.digest('sha256').digestWith(fields, trailer),
+        h.digest('sha512').digestWith(fields, trailer),
+        h.digest('sha256').digestWith(),
+      ]);
+      assert.equal(a.toString('hex'), want('sha256', fields, trailer));
+      assert.equal(b.toString('hex'), want('sha512', fields, trailer));
+      assert.equal(c.toString('hex'), want('sha256'));
+      assert.throws(() => h.digest('md5'), /no md5 hash/);
+    } finally {
+      h.close();
+      h.close();
+    }
+  });
+}
+
+test('unknown algorithms are refused up front, by name', () => {
+  assert.throws(() => offThreadHasher(['sha512', 'nope-512']), /unsupported hash algorithm "nope-512"/);
+  assert.throws(() => adaptiveHasher(['nope']), /"nope"/);
+});
+
+test('a closed worker hasher refuses further use instead of hanging', async () => {
+  const h = offThreadHasher(['sha512']);
+  h.update(Buffer.from('abc'));
+  await h.end();
+  h.close();
+  await assert.rejects(h.digest('sha512').digestWith(), /after close/);
+  assert.throws(() => h.update(Buffer.from('x')), /after close/);
+});
