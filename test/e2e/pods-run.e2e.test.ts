@@ -56,7 +56,7 @@ after(() => {
 
 const G = () => [...dirs.args(), '--insecure-options=image'];
 const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...G(), ...args], { env: dirs.env({ INH: 'inherited', IMG: 'inherited' }) });
-/** run and run-prepared need --net (only host and none are implemented). */
+/** run and run-prepared default to --net=host here (the test stage1 does not join a pod netns). */
 const rktRun = (cmd: 'run' | 'run-prepared', ...args: string[]) => rkt(cmd, ...(args.some((a) => a.startsWith('--net')) ? [] : ['--net=host']), ...args);
 const pods = (state: string) => {
   try {
@@ -124,7 +124,7 @@ test('bad input fails with exit 254 naming the flag and leaves no pod behind', (
   const before = ['prepare', 'prepared', 'run', 'garbage', 'embryo'].map((d) => pods(d).length);
   const uuidFile = join(dirs.base, 'bad.uuid');
   const cases: Array<[string[], RegExp]> = [
-    [['--net=default-restricted', img('env')], /--net=default-restricted: only --net=host and --net=none are supported/],
+    [['--net=nosuchnet,othernet', img('env')], /networks not found: nosuchnet, othernet/],
     [['--volume=data,kind=host', img('env')], /invalid value in --volume flag "data,kind=host"/],
     [[img('env'), '--mount=volume=nope,target=/x'], /no --volume named "nope"/],
     [[img('noapp')], /has no app section and --exec argument is not provided/],
@@ -137,7 +137,7 @@ test('bad input fails with exit 254 naming the flag and leaves no pod behind', (
     [['--mds-register', img('env')], /--mds-register: the metadata service is not reachable at .*rkt metadata-service/],
     [[img('env'), '--memory=1k'], /memory limit of 1000 bytes too low/],
     [[], /must provide at least one image or specify the pod manifest/],
-    [['--net=default', img('env')], /--net=default: only --net=host and --net=none are supported/],
+    [['--net=default:IP', img('env')], /--net=default:IP: argument "IP" must be KEY=VALUE/],
   ];
   for (const [args, re] of cases) {
     const r = rktRun('run', `--uuid-file-save=${uuidFile}`, ...args);

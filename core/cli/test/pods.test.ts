@@ -120,11 +120,18 @@ test('--volume, --mount, --port, --set-env, --set-env-file, --net, --dns', () =>
   assert.deepEqual(parseEnvFiles([f]), [['A', '1'], ['B', ' two ']]);
   writeFileSync(f, 'A=1\nbroken\n');
   assert.match(msg(() => parseEnvFiles([f])), /line 2: environment variable must be specified as name=value/);
-  assert.match(msg(() => parseNetFlags([])), /^no --net given, and rkt's default network is not available: .*use --net=host or --net=none$/);
-  assert.match(msg(() => parseNetFlags(['default'])), /--net=default: only --net=host and --net=none are supported/);
+  assert.deepEqual(parseNetFlags([]), [{ name: 'default', args: '' }]);
+  assert.deepEqual(parseNetFlags(['default']), [{ name: 'default', args: '' }]);
   assert.deepEqual(parseNetFlags(['host']), [{ name: 'host', args: '' }]);
   assert.deepEqual(parseNetFlags(['none']), [{ name: 'none', args: '' }]);
-  assert.match(msg(() => parseNetFlags(['default-restricted'])), /--net=default-restricted: only --net=host and --net=none are supported/);
+  assert.deepEqual(parseNetFlags(['all,net1:IP=1.2.3.4;K=V', 'default-restricted']), [
+    { name: 'all', args: '' },
+    { name: 'net1', args: 'IP=1.2.3.4;K=V' },
+    { name: 'default-restricted', args: '' },
+  ]);
+  assert.match(msg(() => parseNetFlags(['a,a'])), /given twice/);
+  assert.match(msg(() => parseNetFlags(['../x'])), /invalid network name/);
+  assert.match(msg(() => parseNetFlags(['host:IP=1'])), /takes no arguments/);
   assert.match(msg(() => parseNetFlags(['host,none'])), /cannot be combined/);
   const dns = parseDns({ dns: ['8.8.8.8,1.1.1.1'], search: ['a.b'], opt: ['ndots:2'], domain: 'c', hostsEntries: ['10.0.0.1=a', '10.0.0.1=b'] });
   assert.equal(dns.resolvMode, 'stage0');

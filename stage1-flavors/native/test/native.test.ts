@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { TestPod, childrenOf, extractAci, processesUnder, waitFor, withTimeout, type TestApp, type TestPodSpec } from '@rkt/testkit';
 import type { App } from '@rkt/api';
 import { NativeStage1 } from '../src/index.js';
@@ -146,7 +147,7 @@ describe('stage1 native', { concurrency: false }, () => {
     assert.notEqual(fs.readFileSync(path.join(host, 'long'), 'utf8').split('\n')[0], fs.readlinkSync('/proc/self/ns/pid'));
   });
 
-  it('--net=none gives a namespace with only lo, up; other networks are refused clearly', async () => {
+  it('--net=none gives a namespace with only lo, up; a contained net joins the netns named by $pod/netns, and is refused clearly without it', async () => {
     const r = await one(sh('cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; ip link show lo | head -1')).run(['--net=none']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
@@ -154,7 +155,21 @@ describe('stage1 native', { concurrency: false }, () => {
     assert.match(lines[1]!, /UP/);
     const d = await one(sh('true')).run(['--net=default']);
     assert.equal(d.code, 254);
-    assert.match(d.stderr, /^stage1: failed to setup network: --net=default is not supported/m);
+    assert.match(d.stderr, /^stage1: failed to setup network: --net=default needs the pod's network namespace/m);
+    // What stage0 leaves for a contained pod: a named netns (here a test-made one, marked by an
+    // extra address on its lo) and its path in $pod/netns.
+    const ns = `rkt-s1test-${process.pid}`;
+    spawnSync('ip', ['netns', 'add', ns]);
+    try {
+      spawnSync('ip', ['-n', ns, 'addr', 'add', '127.9.9.9/8', 'dev', 'lo']);
+      const pod = one(sh('cat /proc/net/fib_trie | grep -c 127.9.9.9 || true'));
+      fs.writeFileSync(path.join(pod.dir, 'netns'), `/var/run/netns/${ns}\n`);
+      const c = await pod.run(['--net=default']);
+      assert.equal(c.code, 0, c.stderr);
+      assert.notEqual(c.stdout.trim(), '0', 'the app runs in the pod netns');
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('enter gets the same namespaces, capabilities, seccomp, cgroup and uid as the app', async () => {

@@ -26,6 +26,7 @@ export default class RunPrepared extends RktCommand {
     ensureSuperuser();
     const engine = await this.engine(flags);
     if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
+    const networks = await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, (m) => this.warnLine(m));
     const { podFromUuidString } = await import('../runtime/pods/uuid.js');
     const { PodState } = await import('../runtime/pods/pod.js');
     let pod;
@@ -44,6 +45,7 @@ export default class RunPrepared extends RktCommand {
       ...(flags.hostname ? { hostname: flags.hostname } : {}),
       dns: nd.dns,
       mdsRegister: flags['mds-register'],
+      ...(networks ? { networks } : {}),
       log: (m) => this.warnLine(m),
       debug: (m) => this.debugLine(m),
     });

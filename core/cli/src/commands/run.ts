@@ -32,6 +32,7 @@ export default class Run extends RktCommand {
     ensureSuperuser();
     const engine = await this.engine(flags);
     if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
+    const networks = await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, log);
     const { preparePod, runPod } = await import('../runtime/pods/prepare.js');
     const { pod } = await preparePod(engine, req);
     pod.toRun();
@@ -43,6 +44,7 @@ export default class Run extends RktCommand {
       ...(flags.ipc ? { ipc: flags.ipc } : {}),
       localConfig: String(flags['local-config']),
       mdsRegister: flags['mds-register'],
+      ...(networks ? { networks } : {}),
       log,
       debug,
     });

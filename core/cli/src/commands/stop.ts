@@ -69,6 +69,8 @@ export default class Stop extends RktCommand {
         this.warnLine(`pod ${q} did not exit within ${flags.timeout} of the stop request${flags.force ? '' : ' (try --force)'}`);
         continue;
       }
+      // The pod has exited: release its networks now if its `rkt run` is not there to do it.
+      if (pod.dir && !pod.isRunning()) await (await import('../runtime/net/pod-net.js')).teardownWithPlugins(engine.host, pod.path, pod.uuid, (m) => this.warnLine(m));
       process.stdout.write(`${q}\n`);
     }
     if (errors > 0) {

@@ -4,10 +4,11 @@
  * PID (+mount, UTS, IPC, network) namespaces with the supervisor as PID 1. Everything that needs
  * judgement happens here; the C supervisor only runs what this step wrote.
  *
- * Accepted flags (interface version 6): --debug, --net=host|none, --interactive, --local-config,
+ * Accepted flags (interface version 6): --debug, --net (host, none, or contained networks that
+ * stage0 set up in the netns named by $pod/netns), --interactive, --local-config,
  * --hostname, --dns-conf-mode, --disable-capabilities-restriction, --disable-paths,
  * --disable-seccomp, --ipc=auto|private|parent, --mds-token (see common/mds.ts). Refused
- * clearly: other --net values (contained networking is not implemented yet), --private-users,
+ * clearly: --private-users,
  * --mutable.
  */
 import * as fs from 'node:fs';
@@ -18,7 +19,7 @@ import { boundingSet, hostBoundingCaps } from '../common/caps.js';
 import { PodCgroups, hostHierarchies, hybridUnifiedMount } from '../common/cgroups.js';
 import { dnsBinds } from '../common/dns.js';
 import { appEnvironment } from '../common/env.js';
-import { mdsAddressFor, metadataUrl, readMdsRegistration } from '../common/mds.js';
+import { hostSideIp, mdsAddressFor, metadataUrl, readMdsRegistration } from '../common/mds.js';
 import { runtimeSettings } from '../common/isolators.js';
 import { main, makeLogger, Stage1Error } from '../common/log.js';
 import { PodDir, effectiveApp, formatEnvFile, writeFileAtomic } from '../common/pod.js';
@@ -37,18 +38,21 @@ await main(async () => {
   const pod = new PodDir(process.cwd());
   if (args.mutable) throw new Stage1Error('mutable pods are not supported by the native stage1');
   if (args.privateUsers) throw new Stage1Error('--private-users is not supported by the native stage1');
-  let net: 'host' | 'none';
+  let net: 'host' | 'none' | 'contained';
+  let netnsPath: string | undefined;
   if (args.net.length === 1 && args.net[0] === 'host') net = 'host';
   else if (args.net.length === 1 && args.net[0] === 'none') net = 'none';
   else {
-    throw new Stage1Error(
-      `failed to setup network: --net=${args.net.join(',')} is not supported by the native stage1 yet (use --net=host or --net=none)`,
-    );
+    // Contained networks are set up by stage0 (CNI) in a named netns recorded in $pod/netns.
+    net = 'contained';
+    netnsPath = fs.existsSync(pod.file('netns')) ? fs.readFileSync(pod.file('netns'), 'utf8').trim() : '';
+    if (!netnsPath || !fs.existsSync(netnsPath))
+      throw new Stage1Error(`failed to setup network: --net=${args.net.join(',')} needs the pod's network namespace (${pod.file('netns')}), which stage0 creates`);
   }
   const ipc = args.ipc ?? 'auto';
   if (!['auto', 'private', 'parent'].includes(ipc)) throw new Stage1Error(`invalid --ipc=${ipc} (auto, private or parent)`);
   const mds = readMdsRegistration(pod, args.mdsToken);
-  const mdsUrl = mds ? metadataUrl(mds, mdsAddressFor(mds, net)) : undefined;
+  const mdsUrl = mds ? metadataUrl(mds, mdsAddressFor(mds, net, net === 'contained' ? hostSideIp(pod) : undefined)) : undefined;
 
   const manifest = pod.readPodManifest();
   const hostname = args.hostname || `rkt-${args.uuid}`;
@@ -177,6 +181,8 @@ await main(async () => {
   const launch = [unshare, '--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '--propagation', 'private', '--uts'];
   if (ipc !== 'parent') launch.push('--ipc');
   if (net === 'none') launch.push('--net');
+  // Contained: the supervisor (and so every app container, which shares its netns) starts in the pod's netns.
+  if (netnsPath) launch.unshift(requireTool('nsenter'), `--net=${netnsPath}`, '--');
   launch.push('--', supervisor, 'run', confFile);
   writeFileAtomic(path.join(pod.flavorState, 'launch'), launch.map((t) => t + '\0').join(''), 0o600);
   writeFileAtomic(

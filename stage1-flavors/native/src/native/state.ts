@@ -16,7 +16,7 @@ export interface NativeState {
   runtimeRoot: string;
   /** `/rkt/<uuid>` in every cgroup hierarchy. */
   cgroupBase: string;
-  net: 'host' | 'none';
+  net: 'host' | 'none' | 'contained';
   apps: { name: string; cid: string; bundle: string }[];
 }
 

@@ -129,6 +129,8 @@ export async function deletePod(pod: Pod, ctx: DeleteContext): Promise<boolean> 
     }
   }
   await (await import('../mds/client.js')).unregisterIfMarked(pod.dataDir, pod, log.err);
+  // Contained networking (runtime/net): CNI DEL, port chains, netns — also after a reboot.
+  await (await import('../net/pod-net.js')).teardownWithPlugins(ctx.engine.host, pod.path, pod.uuid, log.err, log.debug);
   const errors = unmountAll(pod.path);
   if (errors.length) {
     log.err(`GC of leftover mounts for pod ${JSON.stringify(pod.uuid)} failed: ${errors.join('; ')}`);

@@ -6,6 +6,7 @@
  * Everything that can be wrong with the input (flags, images, manifest) is checked before the pod
  * directory exists; a failure while the pod is being prepared removes it again.
  */
+import { mark } from '../timing.js';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -106,6 +107,7 @@ function syncfs(path: string): void {
 }
 
 export async function preparePod(engine: Engine, req: PrepareRequest): Promise<PreparedPod> {
+  mark('stage0: prepare');
   const ctx = engine.context;
   const { imageService } = await import('../image-commands.js');
   const svc = await imageService(engine);
@@ -227,6 +229,7 @@ export async function preparePod(engine: Engine, req: PrepareRequest): Promise<P
   } finally {
     keyLock.close();
   }
+  mark('stage0: prepared');
   return { pod, manifest, overlay };
 }
 
@@ -240,6 +243,8 @@ export interface RunRequest {
   localConfig?: string;
   /** --mds-register: register with the metadata service before the apps start (runtime/mds). */
   mdsRegister?: boolean;
+  /** Contained networking (runtime/net): the validated networks to join. */
+  networks?: import('../net/config.js').NetPlan;
   log(m: string): void;
   debug(m: string): void;
 }
@@ -258,6 +263,8 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
   const manifest = pod.manifest();
   const { Store: StoreToken } = await import('@rkt/api');
   const store = overlay ? await engine.host.activateDefault(StoreToken) : undefined;
+  let dns = req.dns;
+  const podNet = req.networks ? await import('../net/pod-net.js') : undefined;
   try {
     await setupForRun(
       dir,
@@ -271,12 +278,15 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
         },
       },
     );
-    writeDnsFiles(dir, req.dns);
+    if (podNet && req.networks) dns = await podNet.setupForPod(engine, pod, manifest, req.networks, req.dns, req);
+    writeDnsFiles(dir, dns);
   } catch (e) {
+    if (podNet) await podNet.teardownWithPlugins(engine.host, dir, pod.uuid, req.log, req.debug);
     const left = unmountAll(dir);
     if (left.length) req.log(`leftover mounts in ${dir}: ${left.join('; ')}`);
     throw e;
   }
+  mark('stage0: set up for run');
   const s1 = readStage1Manifest(dir);
   const argv0 = entrypointPath(dir, s1, Entrypoint.run);
   let privateUsers: string | undefined;
@@ -295,7 +305,7 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
       ...(privateUsers ? { privateUsers } : {}),
       ...(req.localConfig ? { localConfig: req.localConfig } : {}),
       ...(req.hostname ? { hostname: req.hostname } : {}),
-      dnsConfMode: { resolv: req.dns.resolvMode, hosts: req.dns.hostsMode },
+      dnsConfMode: { resolv: dns.resolvMode, hosts: dns.hostsMode },
       insecure: { capabilities: insecure.capabilities, paths: insecure.paths, seccomp: insecure.seccomp },
       ...(req.ipc ? { ipc: req.ipc } : {}),
       uuid: pod.uuid,
@@ -304,11 +314,19 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
   );
   req.debug(`execing ${argv0} ${args.join(' ')}`);
   if (!pod.lock) throw new RktError(ErrorCodes.INTERNAL, 'bug: running a pod without holding its lock');
+  if (podNet) {
+    const lock = pod.lock;
+    return podNet.tearDownAfter(engine, pod, req, () => (req.mdsRegister ? runRegistered(engine, pod, req, argv0, args, lock.fd) : spawnStage1Run(pod, argv0, args, lock.fd, process.env)));
+  }
   if (!req.mdsRegister) return spawnStage1Run(pod, argv0, args, pod.lock.fd, process.env);
+  return runRegistered(engine, pod, req, argv0, args, pod.lock.fd);
+}
+
+async function runRegistered(engine: Engine, pod: Pod, req: RunRequest, argv0: string, args: string[], lockFd: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const mds = await import('../mds/client.js');
   await mds.registerPod(engine.context.paths.dataDir, pod, req.net, req.log);
   try {
-    return await spawnStage1Run(pod, argv0, args, pod.lock.fd, process.env);
+    return await spawnStage1Run(pod, argv0, args, lockFd, process.env);
   } finally {
     await mds.unregisterIfMarked(engine.context.paths.dataDir, pod, req.log);
   }
