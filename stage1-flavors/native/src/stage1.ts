@@ -24,10 +24,14 @@ export interface NativeOptions {
  * stage1 image depends on nothing from the host.
  */
 export function compileSupervisor(outFile: string, cc = 'gcc'): void {
-  const src = path.join(PACKAGE_ROOT, 'supervisor', 'rkt-supervisor.c');
-  const r = spawnSync(cc, ['-O2', '-Wall', '-static', '-s', '-o', outFile, src], { encoding: 'utf8' });
+  compileStatic(path.join(PACKAGE_ROOT, 'supervisor', 'rkt-supervisor.c'), outFile, cc);
+}
+
+/** Compile one C file into a static, stripped binary (`extraArgs`, e.g. `-I dir`, go first). */
+export function compileStatic(src: string, outFile: string, cc = 'gcc', extraArgs: string[] = []): void {
+  const r = spawnSync(cc, ['-O2', '-Wall', '-static', '-s', ...extraArgs, '-o', outFile, src], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    throw new Error(`compiling the stage1 supervisor with ${cc} failed: ${r.error?.message ?? r.stderr}`);
+    throw new Error(`compiling ${path.basename(src)} with ${cc} failed: ${r.error?.message ?? r.stderr}`);
   }
 }
 

@@ -18,4 +18,6 @@ export * from './mounts.js';
 export * from './proc.js';
 export * from './volumes.js';
 export * from './dns.js';
+export * from './app.js';
+export * from './stop.js';
 export { LINUX_SYSCALLS } from './syscalls.js';

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { pickApp } from '../common/app.js';
 import { parseEnterArgs } from '../common/args.js';
 import { main, Stage1Error } from '../common/log.js';
 import { PodDir, readJson } from '../common/pod.js';
@@ -22,12 +23,7 @@ await main(async () => {
   const pod = new PodDir(process.cwd());
   const state = readState(pod);
   if (!state) throw new Stage1Error('pod has no native stage1 state');
-  let app = state.apps.find((a) => a.name === args.appName);
-  if (!args.appName) {
-    if (state.apps.length !== 1) throw new Stage1Error(`specify app using "rkt enter --app= ..."`);
-    app = state.apps[0];
-  }
-  if (!app) throw new Stage1Error(`app "${args.appName}" not found in the pod`);
+  const app = pickApp(state.apps, args.appName);
   // The pid comes from stage0 (the single child of ppid): it must be this pod's supervisor.
   let cmdline = '';
   try {

@@ -14,19 +14,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
+import { prepareApp } from '../common/app.js';
 import { parseRunArgs } from '../common/args.js';
-import { boundingSet, hostBoundingCaps } from '../common/caps.js';
+import { hostBoundingCaps } from '../common/caps.js';
 import { PodCgroups, hostHierarchies, hybridUnifiedMount } from '../common/cgroups.js';
-import { dnsBinds } from '../common/dns.js';
-import { appEnvironment } from '../common/env.js';
 import { hostSideIp, mdsAddressFor, metadataUrl, readMdsRegistration } from '../common/mds.js';
 import { runtimeSettings } from '../common/isolators.js';
 import { main, makeLogger, Stage1Error } from '../common/log.js';
-import { PodDir, effectiveApp, formatEnvFile, writeFileAtomic } from '../common/pod.js';
+import { PodDir, writeFileAtomic } from '../common/pod.js';
 import { requireTool } from '../common/proc.js';
-import { checkWorkingDir, mkdirInRoot, resolveInRoot, resolveUserGroup, touchInRoot } from '../common/rootfs.js';
-import { ociSeccomp } from '../common/seccomp.js';
-import { appMounts } from '../common/volumes.js';
 import { ociConfig } from '../native/oci.js';
 import { chooseRuntime, containerId, stateFile, type NativeState } from '../native/state.js';
 
@@ -92,68 +88,33 @@ await main(async () => {
   const tty = args.interactive && isatty(0);
 
   manifest.apps.forEach((rt, index) => {
-    const name = rt.name;
-    const image = pod.readImageManifest(name);
-    const app = effectiveApp(rt, image);
-    const rootfs = pod.appRootfs(name);
-    if (!fs.existsSync(rootfs)) throw new Stage1Error(`app "${name}": rootfs ${rootfs} is missing`);
-    for (const api of ['proc', 'sys', 'dev']) {
-      // CVE-2019-19921 class: the API file systems are only mounted on real directories.
-      const st = fs.lstatSync(path.join(rootfs, api), { throwIfNoEntry: false });
-      if (st && !st.isDirectory()) throw new Stage1Error(`app "${name}": /${api} in the image is not a directory`);
-    }
-    const user = resolveUserGroup(rootfs, app.user, app.group, name);
-    const env = appEnvironment(name, app, mdsUrl ? { metadataUrl: mdsUrl } : {});
-    const envFile = pod.envFile(name);
-    fs.mkdirSync(path.dirname(envFile), { recursive: true });
-    writeFileAtomic(envFile, formatEnvFile(env), 0o640);
-    const mounts = appMounts(pod, manifest, rt, app, log, true);
-    const binds = dnsBinds(pod, rootfs, mounts, { resolv: args.resolvConfMode, hosts: args.hostsMode }, hostname);
-
-    const cwd = app.workingDirectory ?? '/';
-    checkWorkingDir(rootfs, cwd, mounts.map((m) => m.target), name);
-
-    const iso = runtimeSettings(app.isolators);
-    for (const n of iso.ignored) log.warn(`app "${name}": ignoring unknown isolator ${n}`);
-    if (iso.settings.unixSysctl) log.warn(`app "${name}": os/unix/sysctl is not supported by the native stage1, ignored`);
-    let caps: string[];
-    let seccomp;
-    try {
-      caps = boundingSet(iso.settings.capabilities, args.disableCapabilities, hostCaps);
-      seccomp = ociSeccomp(iso.settings.seccomp, args.disableSeccomp);
-    } catch (e) {
-      throw new Stage1Error(`app "${name}": ${(e as Error).message}`);
-    }
-    log.debug(`app "${name}": uid ${user.uid} gid ${user.gid}, caps ${caps.join(',')}, seccomp ${seccomp ? (iso.settings.seccomp?.mode ?? 'default') : 'off'}`);
-
-    // Mount targets are created here, before any app runs, through the in-rootfs resolver, so a
-    // read-only rootfs still gets its volumes and nothing resolves outside the rootfs.
-    for (const m of mounts) {
-      if (fs.statSync(m.source).isDirectory()) mkdirInRoot(rootfs, m.target);
-      else touchInRoot(rootfs, m.target);
-    }
-    const etc = resolveInRoot(rootfs, '/etc');
-    for (const b of binds) touchInRoot(rootfs, b.target);
-    if (etc.exists && !resolveInRoot(rootfs, '/etc/mtab').exists && fs.lstatSync(path.join(etc.hostPath, 'mtab'), { throwIfNoEntry: false }) === undefined) {
-      fs.symlinkSync('../proc/self/mounts', path.join(etc.hostPath, 'mtab'));
-    }
+    const prepared = prepareApp(pod, manifest, rt, {
+      args,
+      hostname,
+      hostCaps,
+      log,
+      flavor: 'native',
+      defaultRecursive: true,
+      envOptions: mdsUrl ? { metadataUrl: mdsUrl } : {},
+    });
+    const { name, app, user } = prepared;
 
     const cid = containerId(index, name);
     const base = {
-      rootfs,
-      readOnlyRootfs: Boolean(rt.readOnlyRootFS),
-      env,
-      cwd,
+      rootfs: prepared.rootfs,
+      readOnlyRootfs: prepared.readOnlyRootfs,
+      env: prepared.env,
+      cwd: prepared.cwd,
       uid: user.uid,
       gid: user.gid,
       supplementaryGids: app.supplementaryGIDs ?? [],
-      capabilities: caps,
-      settings: iso.settings,
-      seccomp,
+      capabilities: prepared.capabilities,
+      settings: prepared.settings,
+      seccomp: prepared.seccomp,
       disablePaths: args.disablePaths,
       terminal: tty,
-      mounts,
-      fileBinds: binds,
+      mounts: prepared.mounts,
+      fileBinds: prepared.fileBinds,
       limitSwap,
     };
     const bundle = (suffix: string, argv: string[]) => {
