@@ -62,10 +62,10 @@ done
 # finds them without installing anything under /usr/lib/rkt (rkt's fallback to its own install dir).
 S1DIR=$ROOT/core/cli/stage1-images
 mkdir -p "$S1DIR"
-for flavor in native fly; do
+for flavor in native fly nspawn; do
   pkg=stage1-flavors/$flavor
   img=$S1DIR/stage1-$flavor.aci
-  if [ ! -f "$img" ] || [ -n "$(find "$pkg/dist" "$pkg/supervisor" -type f -newer "$img" 2>/dev/null | head -1)" ]; then
+  if [ ! -f "$img" ] || [ -n "$(find "$pkg/dist" "$pkg/supervisor" "$pkg/helper" -type f -newer "$img" 2>/dev/null | head -1)" ]; then
     log "building $img"
     node "$pkg/dist/build-image.js" "$S1DIR" >/dev/null
   fi
