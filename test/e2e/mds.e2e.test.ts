@@ -119,7 +119,7 @@ async function stopService(): Promise<void> {
 
 before(async () => {
   mkdirSync(s1dir, { recursive: true });
-  execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', 'native', 'dist', 'build-image.js'), s1dir]);
+  for (const f of ['native', 'fly']) execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', f, 'dist', 'build-image.js'), s1dir]);
   mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
   writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
   buildAppAci(img('plain'), { name: 'example.com/probe', version: '1.0', exec: ['/bin/busybox', 'sh', '/probe.sh'], files: { 'probe.sh': PROBE } });
@@ -292,4 +292,31 @@ test('systemd socket activation: the registration and public sockets come from s
   assert.match(read(out, 'url'), new RegExp(`^http://127\\.0\\.0\\.1:${port}/`));
   assert.equal(read(out, 'uuid.rc').trim(), '0', hdr(out, 'uuid'));
   assert.equal(read(out, 'verify.rc').trim(), '0', hdr(out, 'verify'));
+});
+
+test('run-prepared --mds-register; fly pods get AC_METADATA_URL too; --net=none warns that its loopback cannot reach the service', async () => {
+  if (!svc || svc.child.exitCode !== null) await startService();
+  const withoutRun = (a: string[]) => a.slice(1);
+  // prepare, then run-prepared --mds-register
+  const outP = join(dirs.base, 'out-p');
+  const prep = await runAsync(rktBin, ['prepare', ...withoutRun(podArgs(outP, 'prep', 'x')).filter((a) => a !== '--net=host' && a !== '--mds-register')], { env: dirs.env() });
+  assert.equal(prep.status, 0, prep.stderr);
+  const uuid = prep.stdout.trim();
+  const rp = await runAsync(rktBin, ['run-prepared', ...dirs.args(), '--net=host', '--mds-register', uuid], { env: dirs.env() });
+  assert.equal(rp.status, 0, rp.stderr);
+  assert.equal(read(outP, 'uuid.body'), uuid);
+  assert.equal(read(outP, 'verify.rc').trim(), '0');
+  // fly
+  const outF = join(dirs.base, 'out-f');
+  const fly = await runAsync(rktBin, podArgs(outF, 'fly', 'x').map((a) => (a === '--stage1-from-dir=stage1-native.aci' ? '--stage1-from-dir=stage1-fly.aci' : a)), { env: dirs.env() });
+  assert.equal(fly.status, 0, fly.stderr);
+  assert.equal(read(outF, 'uuid.rc').trim(), '0', hdr(outF, 'uuid'));
+  assert.equal(read(outF, 'imgid.rc').trim(), '0', hdr(outF, 'imgid'));
+  // --net=none: registered, URL on 127.0.0.1, unreachable from the pod's own loopback, warned
+  const outN = join(dirs.base, 'out-n');
+  const none = await runAsync(rktBin, podArgs(outN, 'none', 'x').map((a) => (a === '--net=host' ? '--net=none' : a)), { env: dirs.env() });
+  assert.match(none.stderr, /--mds-register with --net=none: .*does not reach the metadata service/);
+  assert.match(read(outN, 'url'), /^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{32}$/);
+  assert.equal(read(outN, 'uuid.rc').trim(), '1');
+  assert.deepEqual(registrations(), []);
 });
