@@ -40,5 +40,10 @@ export async function main(body: () => Promise<number | void>, prefix = 'stage1'
     if (process.env.RKT_STAGE1_TRACE && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     code = err instanceof Stage1Error ? err.exitCode : 254;
   }
+  if (process.env.RKT_TIMING) {
+    // as stage0's RKT_TIMING lines (core/cli runtime/timing.ts): when this entrypoint started and ended
+    for (const [ms, what] of [[performance.timeOrigin, 'start'], [performance.timeOrigin + performance.now(), 'end']] as const)
+      process.stderr.write(`rkt-timing ${ms.toFixed(1)} ${process.pid} ${prefix}: ${process.argv[1]?.split('/').pop()?.replace(/\.js$/, '')} ${what}\n`);
+  }
   process.exit(code);
 }

@@ -3,6 +3,7 @@
  * `$pod/stage1/rootfs`) and its interface version; and the rules for choosing which stage1 image a
  * new pod uses (rkt §3.19).
  */
+import { mark } from '../timing.js';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
@@ -133,13 +134,17 @@ export function spawnStage1Run(pod: Pod, argv0: string, args: string[], lockFd: 
     const cleanup = () => {
       for (const [s, h] of handlers) process.off(s, h);
     };
-    child.once('spawn', () => pod.close());
+    child.once('spawn', () => {
+      mark('stage0: stage1 spawned');
+      pod.close();
+    });
     child.once('error', (e) => {
       cleanup();
       pod.close();
       reject(new RktError(ErrorCodes.INTERNAL, `error execing stage1 run entrypoint ${argv0}`, { cause: e }));
     });
     child.once('exit', (code, signal) => {
+      mark('stage0: stage1 exited');
       cleanup();
       resolveP({ code, signal });
     });

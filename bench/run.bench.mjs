@@ -1,0 +1,149 @@
+// `rkt run --net=none` of a busybox image already in the store (app /bin/true) on the native
+// stage1, against the OCI runtimes and container managers running the same rootfs:
+//   crun run (in a private mount namespace with /sys/fs/cgroup/unified unmounted: crun refuses
+//   hybrid cgroups), runc run, systemd-nspawn --register=no --keep-unit, podman run --rm
+//   --network none --rootfs.
+// Goals (issue 5): rkt ≤ (node -e 0) + 2× crun, and rkt ≤ 0.5× podman.
+// Then, from RKT_TIMING=1 runs (core/cli/src/runtime/timing.ts), where rkt's time goes.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compare, median, report, rktBin } from './lib.mjs';
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const arch = { x64: 'amd64', arm64: 'aarch64' }[process.arch] ?? process.arch;
+
+/** The mount point of a hybrid host's cgroup2 tree (none on pure v1 or v2 hosts). */
+function hybridUnified() {
+  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  const v1 = lines.some((l) => / - cgroup /.test(l));
+  const v2 = lines.find((l) => / - cgroup2 /.test(l));
+  return v1 && v2 ? v2.split(' ')[4] : undefined;
+}
+
+export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
+  const work = mkdtempSync(join(tmpdir(), 'rkt-bench-run-'));
+  const flags = [`--dir=${join(work, 'data')}`, `--local-config=${join(work, 'etc')}`, `--system-config=${join(work, 'sys')}`];
+  const rkt = (...a) => execFileSync(rktBin, [...flags, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    // one busybox rootfs for everyone; /usr so that systemd-nspawn takes it for an OS tree
+    const layout = join(work, 'layout');
+    const rootfs = join(layout, 'rootfs');
+    for (const d of ['bin', 'usr', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+    copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+    symlinkSync('busybox', join(rootfs, 'bin', 'true'));
+    writeFileSync(
+      join(layout, 'manifest'),
+      JSON.stringify({
+        acKind: 'ImageManifest',
+        acVersion: '0.8.11',
+        name: 'example.com/bench-busybox',
+        labels: [{ name: 'version', value: '1.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: arch }],
+        app: { exec: ['/bin/true'], user: '0', group: '0' },
+      }),
+    );
+    const aci = join(work, 'busybox.aci');
+    execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
+    rkt('--insecure-options=image', 'fetch', aci);
+    const image = 'example.com/bench-busybox:1.0';
+    // the stage1 image goes into the store on the first run: not part of what is timed
+    rkt('run', '--net=none', image);
+
+    // an OCI bundle over the same rootfs (runc's default spec, no terminal, /bin/true)
+    const bundle = join(work, 'bundle');
+    mkdirSync(bundle);
+    execFileSync('runc', ['spec', '--bundle', bundle]);
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+    spec.process.terminal = false;
+    spec.process.args = ['/bin/true'];
+    spec.root = { path: rootfs, readonly: false };
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+
+    const unified = hybridUnified();
+    const uuidFile = join(work, 'uuid');
+    const variants = [
+      { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+      {
+        name: 'rkt run (native)',
+        argv: [rktBin, ...flags, 'run', '--net=none', `--uuid-file-save=${uuidFile}`, image],
+        // remove each pod outside the timed part, so mounts do not pile up
+        after: () => {
+          if (existsSync(uuidFile)) rkt('rm', `--uuid-file=${uuidFile}`);
+          rmSync(uuidFile, { force: true });
+        },
+      },
+      {
+        name: 'crun run',
+        argv: unified
+          ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `umount ${unified} && exec crun run --bundle ${bundle} bench-crun`]
+          : ['crun', 'run', '--bundle', bundle, 'bench-crun'],
+      },
+      { name: 'runc run', argv: ['runc', 'run', '--bundle', bundle, 'bench-runc'] },
+    ];
+    if (has('systemd-nspawn'))
+      variants.push({ name: 'systemd-nspawn', argv: ['systemd-nspawn', '--register=no', '--keep-unit', '--quiet', '--private-network', '-D', rootfs, '/bin/true'] });
+    if (has('podman'))
+      variants.push({
+        name: 'podman run',
+        // podman's default runtime is crun, which refuses hybrid cgroups; the rlimits podman
+        // would raise need CAP_SYS_RESOURCE, which a sandboxed root may lack: lower them instead
+        argv: ['podman', ...(unified ? ['--runtime', 'runc'] : []), 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096', '--rootfs', rootfs, '/bin/true'],
+      });
+    const results = compare(variants, { rounds, warmup: 2 });
+
+    // where the time goes: phases from RKT_TIMING lines, medians over a few runs
+    const phases = [
+      ['stage0 start-up (node, oclif, DI, flags)', 'stage0: process start', 'stage0: prepare'],
+      ['prepare (image lookup, pod dir, manifest)', 'stage0: prepare', 'stage0: prepared'],
+      ['set up for run (overlay mounts, DNS files)', 'stage0: prepared', 'stage0: set up for run'],
+      ['stage1 run entrypoint (sh + node, OCI bundles)', 'stage0: stage1 spawned', 'stage1: run end'],
+      ['runtime (unshare, supervisor, OCI runtime, app)', 'stage1: run end', 'stage0: stage1 exited'],
+      ['stage0 exit', 'stage0: stage1 exited', 'stage0: exit'],
+    ];
+    const samples = phases.map(() => []);
+    for (let i = 0; i < timingRuns; i++) {
+      const r = spawnSync(rktBin, [...flags, 'run', '--net=none', `--uuid-file-save=${uuidFile}`, image], { env: { ...process.env, RKT_TIMING: '1' }, encoding: 'utf8' });
+      const t = Object.fromEntries(
+        r.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('rkt-timing '))
+          .map((l) => {
+            const [, ms, , ...label] = l.split(' ');
+            return [label.join(' '), Number(ms)];
+          }),
+      );
+      phases.forEach(([, from, to], k) => samples[k].push(t[to] - t[from]));
+      if (existsSync(uuidFile)) rkt('rm', `--uuid-file=${uuidFile}`);
+      rmSync(uuidFile, { force: true });
+    }
+
+    const m = (k) => results[k]?.median;
+    const floor = m('node -e 0');
+    const ours = m('rkt run (native)');
+    const lines = [
+      `rkt run: ${(ours / m('crun run')).toFixed(2)}× crun, ${(ours / m('runc run')).toFixed(2)}× runc` +
+        (m('systemd-nspawn') ? `, ${(ours / m('systemd-nspawn')).toFixed(2)}× systemd-nspawn` : '') +
+        (m('podman run') ? `, ${(ours / m('podman run')).toFixed(2)}× podman` : ''),
+      `goal rkt ≤ (node -e 0) + 2× crun = ${(floor + 2 * m('crun run')).toFixed(1)} ms: ${ours <= floor + 2 * m('crun run') ? 'met' : 'NOT met'} (rkt ${ours.toFixed(1)} ms)`,
+      m('podman run') ? `goal rkt ≤ 0.5× podman = ${(0.5 * m('podman run')).toFixed(1)} ms: ${ours <= 0.5 * m('podman run') ? 'met' : 'NOT met'}` : 'podman not installed: no podman goal',
+      '',
+      `Where rkt run's time goes (RKT_TIMING=1, median of ${timingRuns} runs):`,
+      '',
+      '| phase | median ms |',
+      '|---|---|',
+      ...phases.map(([name], k) => `| ${name} | ${median(samples[k]).toFixed(1)} |`),
+    ];
+    return report('run', results, lines);
+  } finally {
+    spawnSync(rktBin, [...flags, 'gc', '--grace-period=0s'], { stdio: 'ignore' });
+    for (const id of ['bench-runc']) spawnSync('runc', ['delete', '--force', id], { stdio: 'ignore' });
+    const left = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((p) => p && p.startsWith(work))
+      .reverse();
+    for (const p of left) spawnSync('umount', ['-l', p]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
