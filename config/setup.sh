@@ -15,9 +15,10 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # iproute2/iptables (networking), xz-utils/bzip2 (ACI compressions), openssl (test CA).
 # Reference tools the tests compare against: appc-spec (actool 0.8.11), golang-go +
 # golang-github-appc-spec-dev (to build the ACE validator), busybox-static (demo and test images).
+# Benchmark peer: podman (bench/run.bench.mjs).
 PKGS=(crun runc systemd-container containernetworking-plugins gnupg util-linux iproute2 iptables
       xz-utils bzip2 openssl ca-certificates appc-spec golang-go golang-github-appc-spec-dev
-      busybox-static attr time make g++ python3)
+      busybox-static attr time make g++ python3 podman)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
