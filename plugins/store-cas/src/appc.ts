@@ -6,6 +6,7 @@ export {
   adaptiveHasher,
   checkHashAlgorithms,
   decompress,
+  hashThrough,
   DETECT_BYTES,
   detectCompression,
   peek,

@@ -20,7 +20,7 @@
  * needed: SQLite's lock is the only lock, and it is released by the kernel if a holder dies.
  */
 import * as fs from 'node:fs';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { once } from 'node:events';
 import type {
   DigestSource,
@@ -32,7 +32,7 @@ import type {
   RemoteCacheInfo,
 } from '@rkt/api';
 import { invalidArgument, notFound, internal } from '@rkt/api';
-import { adaptiveHasher, checkHashAlgorithms, decompress, DETECT_BYTES, detectCompression, manifestParser, peek, scanAci, type StreamHasher } from './appc.js';
+import { adaptiveHasher, checkHashAlgorithms, decompress, hashThrough, DETECT_BYTES, detectCompression, manifestParser, peek, scanAci, type StreamHasher } from './appc.js';
 import type { StoreCore } from './core.js';
 import { lightWrite, type ImageRow, type RemoteRow } from './db.js';
 import { fsyncDir, isErrno, mkdirp } from './fsutil.js';
@@ -347,23 +347,7 @@ async function importHashing(
   const raw = plain ? undefined : adaptiveHasher(wanted);
   let out: Readable = stream;
   if (raw !== undefined) {
-    const t = new Transform({
-      readableHighWaterMark: 1 << 20,
-      transform(chunk: Buffer, _enc, cb) {
-        let wait: Promise<void> | undefined;
-        try {
-          wait = raw.update(chunk);
-        } catch (e) {
-          cb(e as Error);
-          return;
-        }
-        if (wait) wait.then(() => cb(null, chunk), (e: unknown) => cb(e as Error));
-        else cb(null, chunk);
-      },
-      flush(cb) {
-        raw.end().then(() => cb(), (e: unknown) => cb(e as Error));
-      },
-    });
+    const t = hashThrough(raw, undefined, true);
     stream.on('error', (e) => t.destroy(e));
     out = stream.pipe(t);
   }

@@ -5,10 +5,10 @@
  */
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { invalidArgument, type ImageManifest } from '@rkt/api';
-import { parseImageManifest } from '../schema/index.js';
 import { decompress, detectCompression, DETECT_BYTES, type Compression } from './compression.js';
 import { FileBytes, RawTarReader } from './rawtar.js';
-import { DEFAULT_MAX_MANIFEST_BYTES, layoutName, type ScanOptions } from './scan.js';
+import { LayoutRules } from './layout.js';
+import { DEFAULT_MAX_MANIFEST_BYTES, type ScanOptions } from './scan.js';
 
 export interface AciCheck {
   manifest: ImageManifest;
@@ -36,34 +36,19 @@ export async function checkAciFile(path: string, opts: Omit<ScanOptions, 'onEntr
       stream = (await decompress(createReadStream(path, { highWaterMark: 1 << 20 }))).stream;
       tr = new RawTarReader(stream);
     }
-    const seen = new Set<string>();
-    let manifestBytes: Buffer | undefined;
-    let rootfs = false;
+    const layout = new LayoutRules();
     for (let e = await tr.next(); e; e = await tr.next()) {
-      const name = layoutName(e.rawName);
-      if (name === 'manifest') {
-        if (manifestBytes) throw invalidArgument('invalid ACI: more than one manifest entry');
-        if (!isRegular(e.typeflag))
-          throw invalidArgument(`invalid ACI: the manifest is not a regular file (it is a ${TYPE_NAMES[e.typeflag] ?? `type ${JSON.stringify(e.typeflag)} entry`})`);
+      const kind = layout.entry(e.rawName, {
+        isFile: isRegular(e.typeflag),
+        isDirectory: e.typeflag === '5',
+        typeName: TYPE_NAMES[e.typeflag] ?? `type ${JSON.stringify(e.typeflag)} entry`,
+      });
+      if (kind === 'manifest') {
         if (e.size > limit) throw invalidArgument(`invalid ACI: the manifest is larger than ${limit} bytes`);
-        manifestBytes = await tr.readBody(e, limit, 'manifest');
-        continue;
-      }
-      if (name === '.') continue;
-      if (name === 'rootfs') {
-        if (e.typeflag !== '5') throw invalidArgument('invalid ACI: rootfs is not a directory');
-        if (rootfs) throw invalidArgument('invalid ACI: duplicate file entry in archive: rootfs');
-        rootfs = true;
-      } else if (!name.startsWith('rootfs/')) {
-        throw invalidArgument(`invalid ACI: unrecognized file path in layout: ${JSON.stringify(name)} (everything but the manifest must be under rootfs/)`);
-      } else {
-        if (seen.has(name)) throw invalidArgument(`invalid ACI: duplicate file entry in archive: ${name}`);
-        seen.add(name);
+        layout.manifest(await tr.readBody(e, limit, 'manifest'));
       }
     }
-    if (!manifestBytes) throw invalidArgument('invalid ACI: no image manifest found in layout');
-    if (!rootfs) throw invalidArgument('invalid ACI: no rootfs found in layout');
-    const manifest = (opts.parseManifest ?? ((b: Buffer) => parseImageManifest(b)))(manifestBytes);
+    const { manifest, manifestBytes } = layout.finish(opts.parseManifest);
     return { manifest, manifestBytes, compression };
   } finally {
     stream?.destroy();

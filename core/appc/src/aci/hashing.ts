@@ -15,6 +15,7 @@
  * suffix bytes (an OpenPGP signature trailer), any number of times, until `close()`.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { internal, invalidArgument, type DigestSource } from '@rkt/api';
 import { CONSUMED, CTL_WORDS, ENDED, PRODUCED } from './hash-ring.js';
@@ -141,7 +142,18 @@ export function offThreadHasher(algorithms: readonly string[], opts: OffThreadOp
     if (!closed) fail(internal(`hash worker exited early (code ${code})`));
   });
 
-  // Copy one piece (≤ slotSize) into the next free slot, waiting while the ring is full.
+  // Copy one piece (≤ slotSize) into the next slot, which must be free.
+  const copyIn = (piece: Uint8Array): void => {
+    const slot = produced % slots;
+    new Uint8Array(data, slot * slotSize, piece.length).set(piece);
+    lens[slot] = piece.length;
+    produced = (produced + 1) | 0;
+  };
+  const publish = (): void => {
+    Atomics.store(ctl, PRODUCED, produced);
+    Atomics.notify(ctl, PRODUCED);
+  };
+  // The same, waiting while the ring is full.
   const put = async (piece: Uint8Array): Promise<void> => {
     for (;;) {
       if (failure) throw failure;
@@ -150,12 +162,8 @@ export function offThreadHasher(algorithms: readonly string[], opts: OffThreadOp
       const w = waitAsync(ctl, CONSUMED, consumed, 100);
       if (w.async) await w.value;
     }
-    const slot = produced % slots;
-    new Uint8Array(data, slot * slotSize, piece.length).set(piece);
-    lens[slot] = piece.length;
-    produced = (produced + 1) | 0;
-    Atomics.store(ctl, PRODUCED, produced);
-    Atomics.notify(ctl, PRODUCED);
+    copyIn(piece);
+    publish();
   };
 
   return {
@@ -166,15 +174,8 @@ export function offThreadHasher(algorithms: readonly string[], opts: OffThreadOp
       const pieces = Math.ceil(chunk.length / slotSize);
       const free = slots - ((produced - Atomics.load(ctl, CONSUMED)) | 0);
       if (pieces <= free) {
-        for (let off = 0; off < chunk.length; off += slotSize) {
-          const piece = chunk.subarray(off, off + slotSize);
-          const slot = produced % slots;
-          new Uint8Array(data, slot * slotSize, piece.length).set(piece);
-          lens[slot] = piece.length;
-          produced = (produced + 1) | 0;
-        }
-        Atomics.store(ctl, PRODUCED, produced);
-        Atomics.notify(ctl, PRODUCED);
+        for (let off = 0; off < chunk.length; off += slotSize) copyIn(chunk.subarray(off, off + slotSize));
+        publish();
         return undefined;
       }
       return (async () => {
@@ -262,4 +263,31 @@ export function adaptiveHasher(algorithms: readonly string[], threshold = 8 << 2
       held = [];
     },
   };
+}
+
+/**
+ * A pass-through stream that feeds every chunk to `hasher` (honouring its backpressure) and to
+ * `onChunk`; with `endHasher`, it also ends the hasher when the stream ends.
+ */
+export function hashThrough(hasher: StreamHasher, onChunk?: (c: Buffer) => void, endHasher = false): Transform {
+  return new Transform({
+    readableHighWaterMark: 1 << 20,
+    writableHighWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb) {
+      let wait: Promise<void> | undefined;
+      try {
+        onChunk?.(chunk);
+        wait = hasher.update(chunk);
+      } catch (e) {
+        cb(e as Error);
+        return;
+      }
+      if (wait) wait.then(() => cb(null, chunk), (e: unknown) => cb(e as Error));
+      else cb(null, chunk);
+    },
+    flush(cb) {
+      if (!endHasher) cb();
+      else hasher.end().then(() => cb(), (e: unknown) => cb(e as Error));
+    },
+  });
 }

@@ -1,6 +1,7 @@
 export * from './compression.js';
 export * from './scan.js';
-export { adaptiveHasher, checkHashAlgorithms, inThreadHasher, offThreadHasher, type StreamHasher } from './hashing.js';
+export { adaptiveHasher, checkHashAlgorithms, hashThrough, inThreadHasher, offThreadHasher, type StreamHasher } from './hashing.js';
+export { LayoutRules, type LayoutEntryType } from './layout.js';
 export * from './build.js';
 export { encodeHeader, padding, roundSeconds, type EntryType, type TarEntry } from './tar-header.js';
 export { readTreeXattrs, parseGetfattr, DEFAULT_XATTR_FILTER, type XattrMap, type XattrReadResult } from './xattrs.js';

@@ -1,22 +1,19 @@
 /**
  * One streaming pass over an ACI: decompress, hash the uncompressed tar (the ImageID), enforce the
  * archive layout and read the manifest. Never buffers more than the manifest.
- *
- * Layout rules (appc "Image Archives", stricter than the reference actool where it is lax):
- * - exactly one `manifest`, a regular file (a second one is an error; the reference keeps the last);
- * - a `rootfs` directory entry; every other entry is under `rootfs/` — the reference only checks the
- *   string prefix "rootfs", so it accepts `rootfsX/a`; we refuse it;
- * - no absolute names, no `..` components, no duplicate entries.
+ * The layout rules are in layout.ts.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { invalidArgument, isRktError, type ImageManifest } from '@rkt/api';
-import { parseImageManifest } from '../schema/index.js';
 import { decompress, type Compression } from './compression.js';
-import { inThreadHasher, type StreamHasher } from './hashing.js';
+import { hashThrough, inThreadHasher, type StreamHasher } from './hashing.js';
+import { LayoutRules } from './layout.js';
+
+export { layoutName } from './layout.js';
 
 export interface AciScan {
   /** `sha512-` + hex sha512 of the uncompressed tar. */
@@ -63,32 +60,6 @@ function applyPax(h: tar.Header): tar.Header {
   return h;
 }
 
-/** `filepath.Clean`-like normalisation of an archive name; throws on absolute names and `..`. */
-export function layoutName(raw: string): string {
-  if (raw.startsWith('/')) throw invalidArgument(`invalid ACI: absolute entry name ${JSON.stringify(raw)}`);
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw invalidArgument(`invalid ACI: entry name ${JSON.stringify(raw)} contains ".."`);
-  return parts.join('/') || '.';
-}
-
-function hashing(onData: (c: Buffer) => Promise<void> | undefined): Transform {
-  return new Transform({
-    readableHighWaterMark: 1 << 20,
-    writableHighWaterMark: 1 << 20,
-    transform(chunk: Buffer, _enc, cb) {
-      let wait: Promise<void> | undefined;
-      try {
-        wait = onData(chunk);
-      } catch (e) {
-        cb(e as Error);
-        return;
-      }
-      if (wait) wait.then(() => cb(null, chunk), (e: unknown) => cb(e as Error));
-      else cb(null, chunk);
-    },
-  });
-}
-
 function wrapTarError(e: unknown): Error {
   if (isRktError(e)) return e as unknown as Error;
   const msg = (e as Error)?.message ?? String(e);
@@ -116,41 +87,26 @@ export async function scanAci(input: Readable, opts: ScanOptions = {}): Promise<
   const own = opts.hasher === undefined;
   const hash = opts.hasher ?? inThreadHasher(['sha512']);
   let size = 0;
-  const hasher = hashing((c) => {
+  const hasher = hashThrough(hash, (c) => {
     size += c.length;
-    return hash.update(c);
   });
   const extract = tar.extract();
   stream.on('error', (e) => hasher.destroy(e));
   hasher.on('error', (e) => extract.destroy(e));
   stream.pipe(hasher).pipe(extract);
 
-  const seen = new Set<string>();
-  let manifestBytes: Buffer | undefined;
-  let rootfs = false;
+  const layout = new LayoutRules();
   try {
     for await (const entry of extract) {
       const h = entry.header;
-      const name = layoutName(h.name);
-      if (name === 'manifest') {
-        if (manifestBytes) throw invalidArgument('invalid ACI: more than one manifest entry');
-        if (h.type !== 'file') throw invalidArgument(`invalid ACI: the manifest is not a regular file (it is a ${h.type})`);
-        manifestBytes = await readLimited(entry as unknown as Readable, limit);
+      const kind = layout.entry(h.name, { isFile: h.type === 'file', isDirectory: h.type === 'directory', typeName: h.type ?? 'unknown' });
+      if (kind === 'manifest') {
+        layout.manifest(await readLimited(entry as unknown as Readable, limit));
         continue;
       }
-      if (name === '.') {
+      if (kind === 'skip') {
         entry.resume();
         continue;
-      }
-      if (name === 'rootfs') {
-        if (h.type !== 'directory') throw invalidArgument('invalid ACI: rootfs is not a directory');
-        if (rootfs) throw invalidArgument('invalid ACI: duplicate file entry in archive: rootfs');
-        rootfs = true;
-      } else if (!name.startsWith('rootfs/')) {
-        throw invalidArgument(`invalid ACI: unrecognized file path in layout: ${JSON.stringify(name)} (everything but the manifest must be under rootfs/)`);
-      } else {
-        if (seen.has(name)) throw invalidArgument(`invalid ACI: duplicate file entry in archive: ${name}`);
-        seen.add(name);
       }
       if (opts.onEntry) await opts.onEntry(applyPax(h), entry as unknown as Readable);
       else entry.resume();
@@ -164,9 +120,7 @@ export async function scanAci(input: Readable, opts: ScanOptions = {}): Promise<
     extract.destroy();
     throw wrapTarError(e);
   }
-  if (!manifestBytes) throw invalidArgument('invalid ACI: no image manifest found in layout');
-  if (!rootfs) throw invalidArgument('invalid ACI: no rootfs found in layout');
-  const manifest = (opts.parseManifest ?? ((b: Buffer) => parseImageManifest(b)))(manifestBytes);
+  const { manifest, manifestBytes } = layout.finish(opts.parseManifest);
   await hash.end();
   const digest = await hash.digest('sha512').digestWith();
   if (own) hash.close();
