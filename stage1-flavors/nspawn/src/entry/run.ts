@@ -21,6 +21,7 @@ import {
   hostHierarchies,
   main,
   makeLogger,
+  mkdirInRoot,
   mdsAddressFor,
   metadataUrl,
   parseRunArgs,
@@ -111,6 +112,8 @@ await main(async () => {
       boundHierarchies.add(h.mountPoint);
       cgroupProcs.push(`${cgroupBindDir(h.mountPoint)}/${cid}/cgroup.procs`);
     }
+    // Mount points of the API file systems rkt-appexec binds (checked to be real directories).
+    for (const api of ['/proc', '/sys', '/dev']) mkdirInRoot(p.rootfs, api);
     // Volumes and DNS files: bound by nspawn straight onto their (already resolved) targets.
     for (const m of p.mounts) {
       const target = inContainer(pod.stage1Rootfs, resolveInRoot(p.rootfs, m.target).hostPath);

@@ -1,0 +1,141 @@
+/**
+ * Real `rkt run --stage1-from-dir=stage1-nspawn.aci` (stage1-flavors/nspawn, the host's
+ * systemd-nspawn): exit status and a multi-app pod with a read-only host volume, enter into a
+ * running app with its user and capabilities, stop, and kill -9 of the whole rkt process group
+ * followed by gc, which must leave no mounts, processes, cgroups or nspawn machine directories.
+ * Skipped where systemd-nspawn is missing.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, rktBin, rktDirs, run } from '../lib/cli.js';
+import { buildAppAci } from './pods-lib.js';
+
+const hasNspawn = ['/usr/bin/systemd-nspawn', '/bin/systemd-nspawn'].some((p) => existsSync(p));
+const dirs = rktDirs('rkt-nspawn-');
+const s1dir = join(dirs.base, 'stage1-images');
+const img = (n: string) => join(dirs.base, `${n}.aci`);
+const hostVol = join(dirs.base, 'hostvol');
+const bg: ChildProcess[] = [];
+
+before(() => {
+  if (!hasNspawn) return;
+  mkdirSync(s1dir, { recursive: true });
+  execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', 'nspawn', 'dist', 'build-image.js'), s1dir]);
+  mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
+  writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
+  mkdirSync(hostVol, { recursive: true });
+  writeFileSync(join(hostVol, 'greeting'), 'hello from the host\n');
+  buildAppAci(img('reader'), {
+    name: 'example.com/reader',
+    exec: ['/bin/busybox', 'sh', '-c', 'cat /host/greeting; echo x > /host/w 2>/dev/null && echo writable || echo read-only; exit 0'],
+  });
+  buildAppAci(img('failer'), { name: 'example.com/failer', exec: ['/bin/busybox', 'sh', '-c', '/bin/busybox sleep 0.3; exit 5'] });
+  buildAppAci(img('sleeper'), {
+    name: 'example.com/sleeper',
+    exec: ['/bin/busybox', 'sleep', '600'],
+    files: { 'etc/passwd': 'root:x:0:0::/:/bin/sh\nuser1:x:1000:1000::/:/bin/sh\n', 'etc/group': 'root:x:0:\nuser1:x:1000:\n' },
+  });
+});
+
+after(() => {
+  for (const c of bg) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  if (hasNspawn) run(rktBin, ['gc', ...dirs.args(), '--grace-period=0s'], { env: dirs.env() });
+  for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => Boolean(m?.startsWith(dirs.base))).reverse())
+    run('umount', ['-l', m]);
+  dirs.cleanup();
+});
+
+const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...dirs.args(), '--insecure-options=image', ...args], { env: dirs.env() });
+const S1 = '--stage1-from-dir=stage1-nspawn.aci';
+
+/** Everything a pod can leave on the host: mounts, processes, cgroups, nspawn's machine dirs. */
+function leftovers(uuid: string): string[] {
+  const out = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(uuid)).map((l) => `mount ${l.split(' ')[4]}`);
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes(uuid)) out.push(`process ${p} ${cmd.replace(/\0/g, ' ')}`);
+    } catch {
+      // gone
+    }
+  }
+  for (const h of readdirSync('/sys/fs/cgroup')) if (existsSync(join('/sys/fs/cgroup', h, 'rkt', uuid))) out.push(`cgroup ${h}/rkt/${uuid}`);
+  for (const d of ['propagate', 'unix-export']) if (existsSync(join('/run/systemd/nspawn', d, `rkt-${uuid}`))) out.push(`nspawn ${d}`);
+  return out;
+}
+
+async function startSleeper(): Promise<{ uuid: string; child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null }> }> {
+  const uuidFile = join(dirs.base, `sleeper-${bg.length}.uuid`);
+  const child = spawn(rktBin, ['run', ...dirs.args(), '--insecure-options=image', S1, '--net=host', `--uuid-file-save=${uuidFile}`, img('sleeper'), '--user=1000', '--group=1000'], {
+    env: dirs.env(),
+    stdio: 'ignore',
+    detached: true,
+  });
+  bg.push(child);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  for (let i = 0; i < 400; i++) {
+    if (existsSync(uuidFile)) {
+      const uuid = readFileSync(uuidFile, 'utf8');
+      const pod = join(dirs.data, 'pods', 'run', uuid);
+      const ready = lstatSync(join(pod, 'stage1', 'rootfs', 'rkt', 'supervisor-status'), { throwIfNoEntry: false })?.isSymbolicLink();
+      if (existsSync(join(pod, 'ppid')) && ready) return { uuid, child, exited };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('nspawn pod did not start');
+}
+
+test('nspawn: a multi-app pod exits with the first failing app status; read-only host volume; statuses recorded', { skip: !hasNspawn && 'systemd-nspawn is missing' }, () => {
+  const uuidFile = join(dirs.base, 'multi.uuid');
+  const r = rkt('run', S1, '--net=none', `--uuid-file-save=${uuidFile}`, `--volume=host,kind=host,source=${hostVol},readOnly=true`, img('reader'), '--mount=volume=host,target=/host', img('failer'));
+  assert.equal(r.status, 5, r.stderr);
+  assert.equal(r.stdout, 'hello from the host\nread-only\n');
+  const uuid = readFileSync(uuidFile, 'utf8');
+  const status = rkt('status', uuid);
+  assert.match(status.stdout, /app-reader=0/);
+  assert.match(status.stdout, /app-failer=5/);
+  assert.ok(!existsSync(join(hostVol, 'w')));
+});
+
+test('nspawn: enter runs in the app (its user, its chroot, no extra capabilities); stop ends the pod; gc cleans up', { skip: !hasNspawn && 'systemd-nspawn is missing' }, async () => {
+  const { uuid, exited } = await startSleeper();
+  const e = rkt('enter', uuid, '/bin/busybox', 'sh', '-c', 'id -u; ls /; grep CapEff /proc/self/status');
+  assert.equal(e.status, 0, e.stderr);
+  const [id, ...rest] = e.stdout.trim().split('\n');
+  assert.equal(id, '1000');
+  assert.ok(rest.includes('bin') && !rest.includes('rkt-supervisor'), e.stdout);
+  assert.match(e.stdout, /CapEff:\s*0000000000000000/);
+  const stop = rkt('stop', uuid);
+  assert.equal(stop.status, 0, stop.stderr);
+  const x = await exited;
+  assert.equal(x.code, 143);
+  const gc = rkt('gc', '--grace-period=0s');
+  assert.equal(gc.status, 0, gc.stderr);
+  assert.deepEqual(leftovers(uuid), []);
+});
+
+test('nspawn: kill -9 of rkt run and nspawn: the pod turns exited and gc leaves no mounts, processes, cgroups or machine dirs', { skip: !hasNspawn && 'systemd-nspawn is missing' }, async () => {
+  const { uuid, child, exited } = await startSleeper();
+  process.kill(-child.pid!, 'SIGKILL');
+  await exited;
+  let state = '';
+  for (let i = 0; i < 100 && !state.startsWith('state=exited'); i++) {
+    state = rkt('status', uuid).stdout;
+    if (!state.startsWith('state=exited')) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(state, /^state=exited\n/);
+  const gc = rkt('gc', '--grace-period=0s');
+  assert.equal(gc.status, 0, gc.stderr);
+  assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${uuid}"`));
+  assert.deepEqual(leftovers(uuid), []);
+  assert.ok(!existsSync(join(dirs.data, 'pods', 'run', uuid)) && !existsSync(join(dirs.data, 'pods', 'exited-garbage', uuid)));
+});
