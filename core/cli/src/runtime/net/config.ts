@@ -144,7 +144,11 @@ export async function planNetworks(
       for (const t of [p.type, (p.ipam as { type?: string } | undefined)?.type].filter((x): x is string => typeof x === 'string'))
         if (!findPluginBinary(t, path)) throw notFound(`${where}: network ${JSON.stringify(f.list.name)}: CNI plugin ${JSON.stringify(t)} not found in CNI_PATH (${path.join(':')})`);
     }
-    nets.push({ name: f.list.name, args: parseCniArgs(wanted.get(f.list.name) ?? '', f.list.name), list: f.list, file: f.file });
+    // CNI CONVENTIONS: IgnoreUnknown=1 lets plugins that do not know an argument (bridge and IP=)
+    // pass it on to the one that does (host-local), as kubelet and cnitool do.
+    const args = parseCniArgs(wanted.get(f.list.name) ?? '', f.list.name);
+    if (args.length && !args.some(([k]) => k === 'IgnoreUnknown')) args.unshift(['IgnoreUnknown', '1']);
+    nets.push({ name: f.list.name, args, list: f.list, file: f.file });
   }
   return { nets, cniPath: path, byType };
 }

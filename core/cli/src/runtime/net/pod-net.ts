@@ -16,7 +16,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { RktError, ErrorCodes, formatError, type PodManifest } from '@rkt/api';
 import { CniInvoker, configListJson, containerIPv4, findPluginBinary, hostInterfaces, networkConfigFrom, type CniDns, type CniResult } from '@rkt/cni';
 import { openKeyLock } from '../pods/lock.js';
@@ -201,14 +201,18 @@ export async function teardownPodNetwork(
     const { cniPath } = await import('./config.js');
     const inv = new CniInvoker({ cniPath: cniPath(), cacheDir: join(netDir, 'cache'), debug });
     for (const e of [...entries].reverse()) {
+      // The pod dir moves (run → exited-garbage): the config copy is found relative to it.
+      const rt = { containerId: uuid, netns: path, ifName: e.ifName, networkName: e.netName };
+      const confFile = join(netDir, 'conf', basename(e.netConf));
       let conf;
       try {
-        conf = networkConfigFrom(JSON.parse(readFileSync(e.netConf, 'utf8')), e.netConf, 'conflist');
+        conf = networkConfigFrom(JSON.parse(readFileSync(confFile, 'utf8')), confFile, 'conflist');
       } catch {
-        conf = undefined;
+        const cached = inv.cached(e.netName, rt);
+        conf = cached ? networkConfigFrom(cached.config, `cached config of network ${JSON.stringify(e.netName)}`, 'conflist') : undefined;
       }
       try {
-        await inv.del(conf, { containerId: uuid, netns: path, ifName: e.ifName, networkName: e.netName });
+        await inv.del(conf, rt);
       } catch (err) {
         problems.push(formatError(err));
       }
