@@ -7,9 +7,9 @@
  * Accepted flags (interface version 6): --debug, --net (host, none, or contained networks that
  * stage0 set up in the netns named by $pod/netns), --interactive, --local-config,
  * --hostname, --dns-conf-mode, --disable-capabilities-restriction, --disable-paths,
- * --disable-seccomp, --ipc=auto|private|parent, --mds-token (see common/mds.ts). Refused
- * clearly: --private-users,
- * --mutable.
+ * --disable-seccomp, --ipc=auto|private|parent, --mds-token (see common/mds.ts),
+ * --private-users=SHIFT:COUNT (each app container gets a user namespace; stage0 shifted the
+ * rootfs owners, which needs --no-overlay). Refused clearly: --mutable.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,13 +27,27 @@ import { ociConfig } from '../native/oci.js';
 import { chooseRuntime, containerId, stateFile, type NativeState } from '../native/state.js';
 
 const GRACE_SECONDS = 10;
+/**
+ * --private-users: where each app rootfs is bind-mounted inside the pod's private mount namespace
+ * (on a tmpfs over this empty host directory), because the app's shifted root must be able to
+ * reach its rootfs and the pod directory is not searchable by others.
+ */
+const USERNS_ROOTS = '/run/rkt-native-roots';
+
+function parsePrivateUsers(v: string): { shift: number; count: number } {
+  const m = /^(\d+):(\d+)$/.exec(v);
+  const shift = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || shift <= 0 || count <= 0 || shift + count > 2 ** 32 - 1) throw new Stage1Error(`invalid --private-users=${v} (SHIFT:COUNT)`);
+  return { shift, count };
+}
 
 await main(async () => {
   const args = parseRunArgs(process.argv.slice(2));
   const log = makeLogger(args.debug);
   const pod = new PodDir(process.cwd());
   if (args.mutable) throw new Stage1Error('mutable pods are not supported by the native stage1');
-  if (args.privateUsers) throw new Stage1Error('--private-users is not supported by the native stage1');
+  const userns = args.privateUsers ? parsePrivateUsers(args.privateUsers) : undefined;
   let net: 'host' | 'none' | 'contained';
   let netnsPath: string | undefined;
   if (args.net.length === 1 && args.net[0] === 'host') net = 'host';
@@ -87,6 +101,7 @@ await main(async () => {
   // --interactive: stdin is passed through; the app gets a terminal only when stdin is one.
   const tty = args.interactive && isatty(0);
 
+  const usernsBinds: string[] = [];
   manifest.apps.forEach((rt, index) => {
     const prepared = prepareApp(pod, manifest, rt, {
       args,
@@ -100,6 +115,14 @@ await main(async () => {
     const { name, app, user } = prepared;
 
     const cid = containerId(index, name);
+    if (userns) {
+      usernsBinds.push(cid, prepared.rootfs);
+      // empty volumes belong to the app's (shifted) ids, like its rootfs
+      for (const m of prepared.mounts) {
+        const st = m.kind === 'empty' ? fs.statSync(m.source) : undefined;
+        if (st && st.uid < userns.shift) fs.chownSync(m.source, st.uid + userns.shift, st.gid + userns.shift);
+      }
+    }
     const base = {
       rootfs: prepared.rootfs,
       readOnlyRootfs: prepared.readOnlyRootfs,
@@ -116,6 +139,7 @@ await main(async () => {
       mounts: prepared.mounts,
       fileBinds: prepared.fileBinds,
       limitSwap,
+      ...(userns ? { userns: { ...userns, root: path.join(USERNS_ROOTS, cid) } } : {}),
     };
     const bundle = (suffix: string, argv: string[]) => {
       const dir = path.join(pod.flavorState, 'bundles', cid + suffix);
@@ -136,6 +160,12 @@ await main(async () => {
     state.apps.push({ name, cid, bundle: path.join(pod.flavorState, 'bundles', cid) });
   });
 
+  if (userns) {
+    fs.mkdirSync(USERNS_ROOTS, { recursive: true, mode: 0o711 });
+    const script = 'set -e; r=$1; shift; mount -t tmpfs -o mode=0711,size=64k rkt-roots "$r"; while [ $# -gt 0 ]; do mkdir "$r/$1"; mount --bind "$2" "$r/$1"; shift 2; done';
+    const argv = [requireTool('sh'), '-c', script, 'sh', USERNS_ROOTS, ...usernsBinds];
+    conf.push('setup', String(argv.length), ...argv);
+  }
   writeFileAtomic(stateFile(pod), JSON.stringify(state, null, 1), 0o600);
   const confFile = path.join(pod.flavorState, 'supervisor.conf');
   writeFileAtomic(confFile, conf.map((t) => t + '\0').join(''), 0o600);

@@ -37,18 +37,32 @@ export interface OciInput {
   cgroupsPath: string;
   /** Set memory+swap to the memory limit (when the host accounts swap). */
   limitSwap: boolean;
+  /**
+   * --private-users: the container gets its own user namespace mapping 0..count-1 to
+   * shift..shift+count-1 (stage0 shifted the rootfs owners). `root` is where the app rootfs is
+   * bind-mounted so that the shifted root can reach it (see entry/run.ts).
+   */
+  userns?: { shift: number; count: number; root: string };
 }
 
 type Json = Record<string, unknown>;
 
 export function ociConfig(i: OciInput): Json {
+  const u = i.userns;
+  // In a user namespace the pod's PID and network namespaces (owned by the host's user namespace)
+  // allow no new proc, sysfs or mqueue mount: bind the supervisor's /proc (the pod's PID namespace)
+  // and the host's /sys (read-only) instead.
   const mounts: Json[] = [
-    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    u
+      ? { destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+      : { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', i.disablePaths ? 'rw' : 'ro'] },
+    ...(u ? [] : [{ destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] }]),
+    u
+      ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', i.disablePaths ? 'rw' : 'ro'] },
   ];
   // appc wants /dev/console; without a terminal it is the null device (never the host console).
   if (!i.terminal) mounts.push({ destination: '/dev/console', type: 'bind', source: '/dev/null', options: ['bind', 'rw'] });
@@ -79,7 +93,13 @@ export function ociConfig(i: OciInput): Json {
   }
   const root = i.uid === 0;
   const linux: Json = {
-    namespaces: [{ type: 'mount' }],
+    namespaces: u ? [{ type: 'mount' }, { type: 'user' }] : [{ type: 'mount' }],
+    ...(u
+      ? {
+          uidMappings: [{ containerID: 0, hostID: u.shift, size: u.count }],
+          gidMappings: [{ containerID: 0, hostID: u.shift, size: u.count }],
+        }
+      : {}),
     cgroupsPath: i.cgroupsPath,
     resources,
     maskedPaths: i.disablePaths ? [] : MASKED_PATHS,
@@ -107,7 +127,7 @@ export function ociConfig(i: OciInput): Json {
   return {
     ociVersion: '1.0.2',
     process,
-    root: { path: i.rootfs, readonly: i.readOnlyRootfs },
+    root: { path: u ? u.root : i.rootfs, readonly: i.readOnlyRootfs },
     mounts,
     linux,
   };
