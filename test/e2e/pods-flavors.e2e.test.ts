@@ -1,5 +1,5 @@
 /**
- * Real `rkt run` on the fly and native stage1 flavors (stage1-flavors/*), with busybox images:
+ * Real `rkt run` on the fly, native and nspawn stage1 flavors (stage1-flavors/*), with busybox images:
  * exit codes, environment precedence, volumes, stop-then-rm, kill -9 of the pod's process tree
  * then gc. The stage1 images are built with each flavor's build-image script into a temp dir
  * named by paths.d `stage1-images`.
@@ -21,7 +21,7 @@ const strays: number[] = [];
 
 before(() => {
   mkdirSync(s1dir, { recursive: true });
-  for (const f of ['fly', 'native']) execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', f, 'dist', 'build-image.js'), s1dir]);
+  for (const f of ['fly', 'native', 'nspawn']) execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', f, 'dist', 'build-image.js'), s1dir]);
   mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
   writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
   mkdirSync(hostVol, { recursive: true });
@@ -80,7 +80,7 @@ async function startSleeper(flavor: string): Promise<{ uuid: string; child: Chil
   throw new Error(`${flavor} pod did not start`);
 }
 
-for (const flavor of ['fly', 'native']) {
+for (const flavor of ['fly', 'native', 'nspawn']) {
   test(`${flavor}: rkt run exits with the app status; env precedence; host and empty volumes`, () => {
     const envFile = join(dirs.base, 'env.txt');
     writeFileSync(envFile, 'FILE=file\nSET=file\n');
