@@ -27,11 +27,12 @@ interface Res {
   body: string;
 }
 
-function http(o: { port?: number; socketPath?: string; method?: string; path: string; body?: string; type?: string }): Promise<Res> {
+function http(o: { host?: string; port?: number; socketPath?: string; method?: string; path: string; body?: string; type?: string }): Promise<Res> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
+        host: o.host ?? '127.0.0.1',
+        agent: false,
         ...(o.socketPath ? { socketPath: o.socketPath } : { port: o.port }),
         method: o.method ?? 'GET',
         path: o.path,
@@ -288,3 +289,25 @@ test('helpers: LISTEN_FDS only for our pid; listen addresses; form decoding to b
   ]);
 });
 
+
+test('contained networks: the service starts listening on a registration\'s host-side address (and again after a restart); unusable ones are refused', async () => {
+  const E = randomUUID();
+  makePodDir(E);
+  const body = (hostAddresses: string[]) => JSON.stringify({ podManifest: podManifest([{ name: 'e' }]), images: { e: imageManifest('e') }, ips: ['10.0.0.5'], hostAddresses });
+  assert.equal((await reg('PUT', `/pods/${E}`, body(['0.0.0.0']))).status, 400);
+  const bad = await reg('PUT', `/pods/${E}`, body(['192.0.2.1']));
+  assert.equal(bad.status, 503);
+  assert.match(bad.body, /cannot listen on the pod network's host-side address 192\.0\.2\.1/);
+  assert.ok(!readdirSync(join(data, 'mds', 'pods')).includes(`${E}.json`), 'not registered');
+  const r = await reg('PUT', `/pods/${E}`, body(['127.0.0.2']));
+  assert.equal(r.status, 201, r.body);
+  const info = JSON.parse(r.body) as { token: string; port: number; addresses: string[] };
+  assert.deepEqual(info.addresses, ['127.0.0.1', '127.0.0.2']);
+  const viaBridge = () => http({ host: '127.0.0.2', port: svc.endpoint().port, path: `/${info.token}/acMetadata/v1/pod/uuid` });
+  assert.equal((await viaBridge()).body, E);
+  await svc.close();
+  svc = await startMetadataService({ dataDir: data, port: info.port, addresses: ['127.0.0.1'], env: {}, log });
+  assert.deepEqual(svc.endpoint().addresses, ['127.0.0.1', '127.0.0.2']);
+  assert.equal((await viaBridge()).body, E);
+  await unregisterPod(data, E);
+});

@@ -27,7 +27,7 @@ interface Reply {
 function call(socketPath: string, method: string, path: string, body?: string, timeoutMs = 5000): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+      { socketPath, agent: false, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -67,11 +67,12 @@ export function registrationOf(pod: Pod): RegistrationRequest {
   const apps = (JSON.parse(podManifest) as { apps: Array<{ name: string }> }).apps;
   const images: Record<string, string> = {};
   for (const a of apps) images[a.name] = pod.readText(join(appInfoDir(a.name), 'manifest'));
-  const ips = pod
-    .networks()
-    .map((n) => (typeof n.ip === 'string' ? n.ip.replace(/\/\d+$/, '') : ''))
-    .filter(Boolean);
-  return { podManifest, images, ips };
+  const nets = pod.networks();
+  const addr = (v: unknown) => (typeof v === 'string' ? v.replace(/\/\d+$/, '') : '');
+  const ips = nets.map((n) => addr(n.ip)).filter(Boolean);
+  // The address stage1 puts in AC_METADATA_URL for a contained network (common/mds.ts hostSideIp).
+  const hostAddresses = [...new Set(nets.map((n) => addr(n.hostIP) || addr(n.gateway)).filter(Boolean))];
+  return { podManifest, images, ips, hostAddresses };
 }
 
 /**

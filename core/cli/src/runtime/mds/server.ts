@@ -8,8 +8,11 @@
  * Requests are logged with the token replaced by `<token>`.
  *
  * Registration API (unix socket, HTTP): `GET /ping` → the public endpoint; `PUT /pods/<uuid>` with
- * `{podManifest, images: {app: manifest}, ips}` → `{token, port, addresses}` (a new token each time:
- * re-registering revokes the old one); `DELETE /pods/<uuid>`.
+ * `{podManifest, images: {app: manifest}, ips, hostAddresses}` → `{token, port, addresses}` (a new
+ * token each time: re-registering revokes the old one); `DELETE /pods/<uuid>`. `hostAddresses` are
+ * the host-side addresses of the pod's contained networks (the CNI bridge's): the service starts
+ * listening on them (same port) before answering, so pods reach it without it listening on every
+ * interface, and although the bridge only exists once the first pod's network is up.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -266,10 +269,16 @@ export interface RegistrationRequest {
   podManifest: string;
   images: Record<string, string>;
   ips?: string[];
+  hostAddresses?: string[];
 }
 
 /** The registration handler (served on the root-only unix socket only). */
-export function registrationHandler(store: MdsStore, endpoint: () => PublicEndpoint, log: MdsLogger): (req: IncomingMessage, res: ServerResponse) => void {
+export function registrationHandler(
+  store: MdsStore,
+  endpoint: () => PublicEndpoint,
+  log: MdsLogger,
+  listenOn: (address: string) => Promise<void> = async () => undefined,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/ping' && req.method === 'GET') return send(res, 200, JSON_TYPE, JSON.stringify(endpoint()));
@@ -291,6 +300,13 @@ export function registrationHandler(store: MdsStore, endpoint: () => PublicEndpo
       throw new HttpError(400, 'registration body is not JSON');
     }
     const reg = validateRegistration(uuid, body);
+    for (const a of reg.hostAddresses) {
+      try {
+        await listenOn(a);
+      } catch (e) {
+        throw new HttpError(503, `cannot listen on the pod network's host-side address ${a}: ${(e as Error).message}`);
+      }
+    }
     const token = store.register(reg);
     log.info(`registered pod ${uuid} (${Object.keys(reg.images).length} app(s))`);
     send(res, 201, JSON_TYPE, JSON.stringify({ token, ...endpoint() }));
@@ -304,7 +320,7 @@ export function registrationHandler(store: MdsStore, endpoint: () => PublicEndpo
   };
 }
 
-function validateRegistration(uuid: string, body: RegistrationRequest): { uuid: string; podManifest: string; images: Record<string, string>; ips: string[] } {
+function validateRegistration(uuid: string, body: RegistrationRequest): { uuid: string; podManifest: string; images: Record<string, string>; ips: string[]; hostAddresses: string[] } {
   if (typeof body?.podManifest !== 'string') throw new HttpError(400, '"podManifest": expected the pod manifest as a string');
   let pod: ParsedPod & { acKind?: string };
   try {
@@ -326,7 +342,10 @@ function validateRegistration(uuid: string, body: RegistrationRequest): { uuid: 
   }
   const ips = body.ips ?? [];
   if (!Array.isArray(ips) || ips.some((ip) => typeof ip !== 'string' || !isIP(ip))) throw new HttpError(400, '"ips": expected a list of IP addresses');
-  return { uuid, podManifest: body.podManifest, images, ips };
+  const hostAddresses = body.hostAddresses ?? [];
+  if (!Array.isArray(hostAddresses) || hostAddresses.some((a) => typeof a !== 'string' || !isIP(a) || a === '0.0.0.0' || a === '::'))
+    throw new HttpError(400, '"hostAddresses": expected a list of specific IP addresses');
+  return { uuid, podManifest: body.podManifest, images, ips, hostAddresses };
 }
 
 export function configureServer(s: Server): Server {

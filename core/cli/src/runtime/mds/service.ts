@@ -87,14 +87,32 @@ export async function startMetadataService(o: ServiceOptions): Promise<RunningSe
     const store = new MdsStore(o.dataDir);
     store.load((u) => podExists(o.dataDir, u), o.log.warn);
     const publicServers: Server[] = [];
-    let registration: Server | undefined;
     const endpoint = (): PublicEndpoint => {
       const addrs = publicServers.map((s) => s.address()).filter((a): a is import('node:net').AddressInfo => typeof a === 'object' && a !== null);
       return { port: addrs[0]?.port ?? o.port, addresses: addrs.map((a) => a.address) };
     };
     const pub = publicHandler(store, o.log);
-    const reg = registrationHandler(store, endpoint, o.log);
+    const fmt = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const bindPublic = async (host: string, port: number): Promise<void> => {
+      const s = configureServer(createServer(pub));
+      try {
+        await listen(s, { port, host });
+      } catch (e) {
+        throw new RktError(ErrorCodes.UNAVAILABLE, `cannot listen on ${fmt(host, port)}: ${(e as Error).message}`);
+      }
+      servers.push(s);
+      publicServers.push(s);
+    };
+    /** A pod network's host-side address: listen there too (same port), once. */
+    const listenOn = async (host: string): Promise<void> => {
+      if (endpoint().addresses.includes(host)) return;
+      await bindPublic(host, endpoint().port);
+      o.log.info(`listening on ${fmt(host, endpoint().port)} for a pod network`);
+    };
+    const reg = registrationHandler(store, endpoint, o.log, listenOn);
 
+    // Socket activation: TCP fds serve the public API; a unix one (set up below) registrations.
+    const activatedUnix: Array<{ s: Server; fd: number }> = [];
     for (const fd of listenFds(o.env)) {
       let handler: (req: IncomingMessage, res: ServerResponse) => void = pub;
       const s = configureServer(createServer((req, res) => handler(req, res)));
@@ -103,16 +121,28 @@ export async function startMetadataService(o: ServiceOptions): Promise<RunningSe
       const a = s.address();
       // A TCP socket has an address with a port; a unix socket's is its path (or null from an fd).
       if (!(a && typeof a === 'object' && 'port' in a)) {
-        if (registration) throw invalidArgument(`socket activation: more than one unix socket passed (fd ${fd})`);
+        if (activatedUnix.length) throw invalidArgument(`socket activation: more than one unix socket passed (fd ${fd})`);
         handler = reg;
-        registration = s;
+        activatedUnix.push({ s, fd });
         o.log.info(`registration socket from socket activation (fd ${fd})`);
       } else {
         publicServers.push(s);
         o.log.info(`public listener from socket activation (fd ${fd})`);
       }
     }
-    if (!registration) {
+    if (publicServers.length === 0) {
+      for (const host of addresses) await bindPublic(host, publicServers.length ? endpoint().port : o.port);
+    }
+    // Host-side addresses of registered pods' networks (after a restart); a vanished bridge is no error.
+    for (const host of store.hostAddresses()) {
+      try {
+        await listenOn(host);
+      } catch (e) {
+        o.log.warn(`${(e as Error).message} (a registered pod's network)`);
+      }
+    }
+    if (activatedUnix.length === 0) {
+      // bound last: registrations are answered with the public endpoint, which now exists
       const path = registrationSocketPath(o.dataDir);
       rmSync(path, { force: true }); // a stale socket: the instance lock says nobody serves it
       const s = configureServer(createServer(reg));
@@ -120,21 +150,6 @@ export async function startMetadataService(o: ServiceOptions): Promise<RunningSe
       chmodSync(path, 0o600);
       ownSocket = path;
       servers.push(s);
-      registration = s;
-    }
-    if (publicServers.length === 0) {
-      let port = o.port;
-      for (const host of addresses) {
-        const s = configureServer(createServer(pub));
-        try {
-          await listen(s, { port, host });
-        } catch (e) {
-          throw new RktError(ErrorCodes.UNAVAILABLE, `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${(e as Error).message}`);
-        }
-        servers.push(s);
-        publicServers.push(s);
-        port = (s.address() as import('node:net').AddressInfo).port;
-      }
     }
     const ep = endpoint();
     o.log.info(`metadata service listening on ${ep.addresses.map((a) => (a.includes(':') ? `[${a}]` : a) + ':' + ep.port).join(', ')}; ${store.size} pod(s) registered`);

@@ -26,6 +26,8 @@ export interface Registration {
   /** app name → the app's image manifest (text). */
   images: Record<string, string>;
   ips: string[];
+  /** Host-side addresses of the pod's contained networks (the service listens there too). */
+  hostAddresses?: string[];
   registeredAt: string;
 }
 
@@ -142,6 +144,11 @@ export class MdsStore {
 
   get(uuid: string): Registration | undefined {
     return this.byUuid.get(uuid);
+  }
+
+  /** Host-side addresses of all registrations (listened on again after a restart). */
+  hostAddresses(): string[] {
+    return [...new Set([...this.byUuid.values()].flatMap((r) => r.hostAddresses ?? []))];
   }
 
   get size(): number {
