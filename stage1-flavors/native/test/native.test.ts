@@ -261,8 +261,8 @@ describe('stage1 native', { concurrency: false }, () => {
     await withTimeout(running.done, 20000, 'pod exit');
   });
 
-  it('refuses what it does not implement, with a stage1 error', async () => {
-    for (const flags of [['--private-users=65536:65536'], ['--mutable'], ['--ipc=bogus']]) {
+  it('refuses what it does not implement or cannot parse, with a stage1 error', async () => {
+    for (const flags of [['--private-users=0:65536'], ['--private-users=65536'], ['--mutable'], ['--ipc=bogus']]) {
       const r = await one(sh('true')).run(['--net=host', ...flags]);
       assert.equal(r.code, 254, flags.join(' '));
       assert.match(r.stderr, /^stage1: /m);
