@@ -5,11 +5,13 @@
  * no service runs; exact bodies and content types; wrong tokens (identical 401s); one pod cannot
  * read another's metadata; forged HMACs; the token never in logs; unregistration at exit and at
  * gc after kill -9; a service restart keeps registrations and signatures working; systemd socket
- * activation (systemd-socket-activate passing the registration and the public sockets).
+ * activation (systemd-socket-activate passing the registration and the public sockets); a pod on
+ * the CNI default network (ptp) reaching the service on its host-side address, all inside a
+ * network namespace the test creates as "the host".
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -134,6 +136,8 @@ before(async () => {
   port = await freePort();
 });
 
+const HOST = `rkt-e2emds-${process.pid}`;
+
 after(async () => {
   for (const c of bg) {
     try {
@@ -146,6 +150,9 @@ after(async () => {
   run(rktBin, ['gc', ...dirs.args(), '--grace-period=0s'], { env: dirs.env() });
   for (const mp of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((x): x is string => Boolean(x?.startsWith(dirs.base))).reverse())
     run('umount', ['-l', mp]);
+  for (const ns of execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!))
+    if (/^rkt-[0-9a-f-]{36}$/.test(ns) && podUuids().includes(ns.slice(4))) spawnSync('ip', ['netns', 'del', ns]);
+  spawnSync('ip', ['netns', 'del', HOST]);
   dirs.cleanup();
 });
 
@@ -319,4 +326,29 @@ test('run-prepared --mds-register; fly pods get AC_METADATA_URL too; --net=none 
   assert.match(read(outN, 'url'), /^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{32}$/);
   assert.equal(read(outN, 'uuid.rc').trim(), '1');
   assert.deepEqual(registrations(), []);
+});
+
+const CNI = existsSync('/usr/lib/cni/ptp') && existsSync(join(repoRoot, 'core', 'cli', 'dist', 'runtime', 'net', 'pod-net.js'));
+
+test('CNI default network: the pod reaches the service on the host-side address (172.16.28.1), two pods in turn', { skip: !CNI && 'no CNI plugins' }, async () => {
+  await stopService();
+  execFileSync('ip', ['netns', 'add', HOST]);
+  execFileSync('ip', ['-n', HOST, 'link', 'set', 'lo', 'up']);
+  const inHost = (argv: string[]) => ['nsenter', `--net=/var/run/netns/${HOST}`, ...argv];
+  await startService(inHost([rktBin, 'metadata-service', ...dirs.args(), `--listen-port=${port}`]));
+  for (const name of ['cni1', 'cni2']) {
+    const out = join(dirs.base, `out-${name}`);
+    const uuidFile = join(dirs.base, `${name}.uuid`);
+    const argv = inHost([rktBin, ...podArgs(out, name, 'x').map((a) => (a === '--net=host' ? '--net=default' : a)), `--uuid-file-save=${uuidFile}`]);
+    const r = await runAsync(argv[0]!, argv.slice(1), { env: dirs.env() });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(read(out, 'url'), new RegExp(`^http://172\\.16\\.28\\.1:${port}/[A-Za-z0-9_-]{32}$`));
+    assert.equal(read(out, 'uuid.rc').trim(), '0', hdr(out, 'uuid'));
+    assert.equal(read(out, 'uuid.body'), readFileSync(uuidFile, 'utf8'));
+    assert.equal(read(out, 'verify.rc').trim(), '0', hdr(out, 'verify'));
+    assert.match(hdr(out, 'badtok'), /HTTP\/1\.1 401 /);
+  }
+  assert.match(svc!.stderr(), /listening on 172\.16\.28\.1:\d+ for a pod network/);
+  assert.deepEqual(registrations(), []);
+  await stopService();
 });
