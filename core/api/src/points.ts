@@ -250,8 +250,9 @@ export interface Network {
   /**
    * After DEL: remove what the plugin leaves behind when it could not see the pod's netns any
    * more (after a reboot or a lost netns), e.g. masquerade rules. Idempotent; returns problems.
+   * `wrap` prefixes the commands it runs (e.g. `nsenter --net=…` to act in another netns).
    */
-  cleanup?(conf: NetConf, containerId: string): Promise<string[]>;
+  cleanup?(conf: NetConf, containerId: string, o?: { wrap?: readonly string[] }): Promise<string[]>;
 }
 export const Network = token<Network>(POINT_URIS.network);
 

@@ -43,8 +43,12 @@ export function splitRuleLine(line: string): string[] {
   return out;
 }
 
-function ipt(bin: string, args: string[]): { ok: boolean; out: string; err: string } {
-  const r = spawnSync(bin, ['-w', '5', ...args], { encoding: 'utf8' });
+/** A command prefix to run iptables elsewhere, e.g. `['nsenter', '--net=/var/run/netns/x']`. */
+export type CommandWrap = readonly string[];
+
+function ipt(bin: string, args: string[], wrap: CommandWrap = []): { ok: boolean; out: string; err: string } {
+  const argv = [...wrap, bin, '-w', '5', ...args];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   return { ok: r.status === 0, out: String(r.stdout ?? ''), err: String(r.stderr ?? r.error?.message ?? '') };
 }
 
@@ -52,10 +56,10 @@ function ipt(bin: string, args: string[]): { ok: boolean; out: string; err: stri
  * Delete every rule in the nat table's built-in chains that jumps to `chain`, then flush and
  * delete `chain`. Returns the problems met (empty when all is clean).
  */
-export function removeNatChain(chain: string, bins: readonly string[] = ['iptables']): string[] {
+export function removeNatChain(chain: string, bins: readonly string[] = ['iptables'], wrap: CommandWrap = []): string[] {
   const problems: string[] = [];
   for (const bin of bins) {
-    const listed = ipt(bin, ['-t', 'nat', '-S']);
+    const listed = ipt(bin, ['-t', 'nat', '-S'], wrap);
     if (!listed.ok) {
       if (/No such file|not found|ENOENT/i.test(listed.err)) continue;
       problems.push(`${bin} -t nat -S: ${listed.err.trim()}`);
@@ -67,12 +71,12 @@ export function removeNatChain(chain: string, bins: readonly string[] = ['iptabl
       if (a[0] !== '-A') continue;
       const j = a.indexOf('-j');
       if (j < 0 || a[j + 1] !== chain) continue;
-      const r = ipt(bin, ['-t', 'nat', '-D', ...a.slice(1)]);
+      const r = ipt(bin, ['-t', 'nat', '-D', ...a.slice(1)], wrap);
       if (!r.ok) problems.push(`${bin} -t nat -D ${a.slice(1).join(' ')}: ${r.err.trim()}`);
     }
     if (lines.some((l) => l === `-N ${chain}`)) {
       for (const op of ['-F', '-X']) {
-        const r = ipt(bin, ['-t', 'nat', op, chain]);
+        const r = ipt(bin, ['-t', 'nat', op, chain], wrap);
         if (!r.ok) problems.push(`${bin} -t nat ${op} ${chain}: ${r.err.trim()}`);
       }
     }
@@ -81,6 +85,6 @@ export function removeNatChain(chain: string, bins: readonly string[] = ['iptabl
 }
 
 /** Remove the masquerade chain and jumps a ptp/bridge `ipMasq` network installed for a container. */
-export function removeIpMasq(network: string, containerId: string): string[] {
-  return removeNatChain(ipMasqChainName(network, containerId), ['iptables', 'ip6tables']);
+export function removeIpMasq(network: string, containerId: string, wrap: CommandWrap = []): string[] {
+  return removeNatChain(ipMasqChainName(network, containerId), ['iptables', 'ip6tables'], wrap);
 }

@@ -107,8 +107,8 @@ export function cniNetwork(spec: CniNetworkSpec): Network {
     findBinary: (type, cniPath) => findPluginBinary(type, cniPath),
     ...(spec.ipMasq
       ? {
-          async cleanup(conf: NetConf, containerId: string): Promise<string[]> {
-            return conf.ipMasq === true ? removeIpMasq(conf.name, containerId) : [];
+          async cleanup(conf: NetConf, containerId: string, o?: { wrap?: readonly string[] }): Promise<string[]> {
+            return conf.ipMasq === true ? removeIpMasq(conf.name, containerId, o?.wrap) : [];
           },
         }
       : {}),
