@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMetadataService, listenFds, checkListenAddress, type RunningService } from '../src/runtime/mds/service.js';
@@ -310,4 +310,10 @@ test('contained networks: the service starts listening on a registration\'s host
   assert.deepEqual(svc.endpoint().addresses, ['127.0.0.1', '127.0.0.2']);
   assert.equal((await viaBridge()).body, E);
   await unregisterPod(data, E);
+});
+
+test('a start that fails (address not local) leaves nothing behind', async () => {
+  const fresh = join(tmp, 'fresh-data');
+  await assert.rejects(startMetadataService({ dataDir: fresh, port: 0, addresses: ['192.0.2.1'], env: {}, log }), /cannot listen on 192\.0\.2\.1:0/);
+  assert.equal(existsSync(fresh), false);
 });

@@ -13,7 +13,7 @@ import { RktError, ErrorCodes, invalidArgument } from '@rkt/api';
 import { openKeyLock, type DirLock } from '../pods/lock.js';
 import { POD_DIRS, podsRoot } from '../pods/pod.js';
 import { configureServer, publicHandler, registrationHandler, type MdsLogger, type PublicEndpoint } from './server.js';
-import { MdsStore, ensureMdsDir, instanceLockPath, registrationSocketPath } from './store.js';
+import { MdsStore, ensureMdsDir, instanceLockPath, mdsDir, registrationSocketPath } from './store.js';
 
 export const DEFAULT_MDS_PORT = 18112;
 export const DEFAULT_MDS_ADDRESS = '127.0.0.1';
@@ -75,10 +75,13 @@ function podExists(dataDir: string, uuid: string): boolean {
 export async function startMetadataService(o: ServiceOptions): Promise<RunningService> {
   const addresses = o.addresses.map(checkListenAddress);
   checkListenPort(o.port);
+  // A start that fails leaves nothing behind: what this start created is removed again.
+  const created = [o.dataDir, mdsDir(o.dataDir)].find((d) => !existsSync(d));
   ensureMdsDir(o.dataDir);
   const lock: DirLock = openKeyLock(instanceLockPath(o.dataDir));
   if (!lock.tryExclusive()) {
     lock.close();
+    if (created) rmSync(created, { recursive: true, force: true });
     throw new RktError(ErrorCodes.FAILED_PRECONDITION, `another metadata service is already running for ${o.dataDir}`);
   }
   const servers: Server[] = [];
@@ -175,6 +178,7 @@ export async function startMetadataService(o: ServiceOptions): Promise<RunningSe
     for (const s of servers) s.close();
     if (ownSocket) rmSync(ownSocket, { force: true });
     lock.close();
+    if (created) rmSync(created, { recursive: true, force: true });
     throw e;
   }
 }
