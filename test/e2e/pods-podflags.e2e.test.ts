@@ -4,12 +4,13 @@
  * --supplementary-gids, --working-dir, --readonly-rootfs, volume readOnly and recursive,
  * --interactive (stdin piped; a terminal only when stdin is one), rkt status --wait-ready, and on
  * native the isolator flags (--caps-retain/--caps-remove, --memory, --seccomp) seen from inside the
- * app, then gc leaving no mount, cgroup or process of the pod.
+ * app, then gc leaving no mount, cgroup or process of the pod; --private-users (refused with
+ * overlay before anything is created; on native with --no-overlay, a user namespace per app).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rktBin, rktDirs, run } from '../lib/cli.js';
 import { buildStage1 } from '../lib/ace.js';
@@ -246,4 +247,36 @@ test('native: --caps-retain/--caps-remove in /proc/self/status, --seccomp blocks
     assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${u}"`));
     assert.deepEqual(podLeftovers(u), [], `pod ${u}`);
   }
+});
+
+test('--private-users: refused with overlay before a pod exists; on native with --no-overlay the apps run in a user namespace', () => {
+  const podCount = () => ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'].reduce((n, d) => n + (existsSync(join(dirs.data, 'pods', d)) ? readdirSync(join(dirs.data, 'pods', d)).length : 0), 0);
+  const before = podCount();
+  const uuidFile = join(dirs.base, 'userns.uuid');
+  const refused = runOn('native', ['--private-users', `--uuid-file-save=${uuidFile}`], 'probe', [], 'true');
+  assert.equal(refused.status, 254);
+  assert.match(refused.stderr, /^run: cannot use both overlay and user namespace: not implemented yet\. \(Try --no-overlay\)$/m);
+  assert.equal(podCount(), before, 'nothing was created');
+  assert.ok(!existsSync(uuidFile));
+
+  const script = 'cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c "%u:%g" /bin/busybox /data; echo x > /data/f; echo y > /written';
+  const r = runOn('native', ['--private-users', '--no-overlay', `--uuid-file-save=${uuidFile}`, '--volume=data,kind=empty'], 'probe', ['--mount=volume=data,target=/data'], script.replace('id -u', 'id -u; id -g'));
+  assert.equal(r.status, 0, r.stderr);
+  const uuid = readFileSync(uuidFile, 'utf8');
+  const pod = join(dirs.data, 'pods', 'run', uuid);
+  const [shift, count] = readFileSync(join(pod, 'private-users-prepared'), 'utf8').split(':').map(Number) as [number, number];
+  assert.ok(shift >= 65536 && count === 65536);
+  const lines = r.stdout.split('\n');
+  assert.deepEqual(lines[0]!.trim().split(/\s+/).map(Number), [0, shift, count], 'uid_map: the app sees 0..65535 mapped to the shift');
+  assert.deepEqual(lines[1]!.trim().split(/\s+/).map(Number), [0, shift, count]);
+  assert.deepEqual(lines.slice(2, 6), ['0', '0', '0:0', '0:0'], 'inside, the image files and the empty volume are root-owned');
+  // on the host the same files are owned by the shifted ids
+  const rootfs = join(pod, 'stage1', 'rootfs', 'opt', 'stage2', 'probe', 'rootfs');
+  assert.equal(statSync(join(rootfs, 'bin', 'busybox')).uid, shift);
+  assert.equal(statSync(join(rootfs, 'written')).uid, shift);
+  assert.equal(statSync(join(pod, 'stage1', 'rootfs', 'rkt', 'volumes', 'data', 'f')).uid, shift);
+
+  const fly = runOn('fly', ['--private-users', '--no-overlay'], 'probe', [], 'true');
+  assert.equal(fly.status, 254);
+  assert.match(fly.stderr, /stage1: --private-users is not supported by the fly stage1/);
 });
