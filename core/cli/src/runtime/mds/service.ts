@@ -5,7 +5,7 @@
  * public listener) or bound here: the registration socket `$data/mds/registration.sock` (0600 in a
  * 0700 directory) and TCP `--listen-address`es (never the unspecified address) on `--listen-port`.
  */
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -144,7 +144,13 @@ export async function startMetadataService(o: ServiceOptions): Promise<RunningSe
         o.log.warn(`${(e as Error).message} (a registered pod's network)`);
       }
     }
-    if (activatedUnix.length === 0) {
+    if (activatedUnix.length) {
+      // stage0 finds the socket at a fixed path; only root may use it (registering mints identities)
+      const path = registrationSocketPath(o.dataDir);
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st?.isSocket()) o.log.warn(`the socket-activated registration socket should be ${path} (stage0 registers there)`);
+      else if (st.mode & 0o022 || st.uid !== 0) o.log.warn(`${path} is usable by others than root (mode ${(st.mode & 0o777).toString(8)}): use SocketMode=0600`);
+    } else {
       // bound last: registrations are answered with the public endpoint, which now exists
       const path = registrationSocketPath(o.dataDir);
       rmSync(path, { force: true }); // a stale socket: the instance lock says nobody serves it
