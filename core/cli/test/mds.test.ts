@@ -310,6 +310,13 @@ test('contained networks: the service starts listening on a registration\'s host
   assert.deepEqual(svc.endpoint().addresses, ['127.0.0.1', '127.0.0.2']);
   assert.equal((await viaBridge()).body, E);
   await unregisterPod(data, E);
+  // two pods of a new network registering at once: one listener, both registered
+  const [F, G] = [randomUUID(), randomUUID()];
+  for (const u of [F, G]) makePodDir(u);
+  const both = await Promise.all([F, G].map((u) => reg('PUT', `/pods/${u}`, body(['127.0.0.3']))));
+  assert.deepEqual(both.map((x) => x.status), [201, 201], both.map((x) => x.body).join());
+  assert.deepEqual(svc.endpoint().addresses, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  for (const u of [F, G]) await unregisterPod(data, u);
 });
 
 test('a start that fails (address not local) leaves nothing behind', async () => {

@@ -106,11 +106,18 @@ export async function startMetadataService(o: ServiceOptions): Promise<RunningSe
       servers.push(s);
       publicServers.push(s);
     };
-    /** A pod network's host-side address: listen there too (same port), once. */
-    const listenOn = async (host: string): Promise<void> => {
-      if (endpoint().addresses.includes(host)) return;
-      await bindPublic(host, endpoint().port);
-      o.log.info(`listening on ${fmt(host, endpoint().port)} for a pod network`);
+    /** A pod network's host-side address: listen there too (same port), once, even when asked concurrently. */
+    const binding = new Map<string, Promise<void>>();
+    const listenOn = (host: string): Promise<void> => {
+      if (endpoint().addresses.includes(host)) return Promise.resolve();
+      let p = binding.get(host);
+      if (!p) {
+        p = bindPublic(host, endpoint().port)
+          .then(() => o.log.info(`listening on ${fmt(host, endpoint().port)} for a pod network`))
+          .finally(() => binding.delete(host));
+        binding.set(host, p);
+      }
+      return p;
     };
     const reg = registrationHandler(store, endpoint, o.log, listenOn);
 
