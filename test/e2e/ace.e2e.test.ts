@@ -17,6 +17,8 @@ import { rktBin, rktDirs, run, type RunResult } from '../lib/cli.js';
 import { aceImages, buildStage1, parseAceOutput, type AceImages } from '../lib/ace.js';
 
 const FLAVORS = ['native'];
+/** Extra pod flags a flavor is also checked with (each a separate pod). */
+const VARIANTS: Record<string, string[][]> = { native: [['--private-users', '--no-overlay']] };
 
 const dirs = rktDirs('rkt-ace-');
 const s1dir = join(dirs.base, 'stage1-images');
@@ -65,7 +67,7 @@ after(async () => {
 
 /** Run the validator pod on `flavor` as rkt's functional test does (plus --mds-register). */
 function runAcePod(flavor: string, extra: string[] = []): { r: RunResult; uuid: string } {
-  const uuidFile = join(dirs.base, `${flavor}.uuid`);
+  const uuidFile = join(dirs.base, `${flavor}${extra.join('')}.uuid`);
   const r = run(
     rktBin,
     [
@@ -86,9 +88,9 @@ function runAcePod(flavor: string, extra: string[] = []): { r: RunResult; uuid: 
   return { r, uuid: existsSync(uuidFile) ? readFileSync(uuidFile, 'utf8') : '' };
 }
 
-for (const flavor of FLAVORS) {
-  test(`${flavor}: the appc ACE validator passes (pre-start, main with the metadata service, sidekick, post-stop)`, () => {
-    const { r, uuid } = runAcePod(flavor);
+for (const [flavor, extra] of FLAVORS.flatMap((f) => [[f, []] as const, ...(VARIANTS[f] ?? []).map((v) => [f, v] as const)])) {
+  test(`${flavor}${extra.length ? ` ${extra.join(' ')}` : ''}: the appc ACE validator passes (pre-start, main with the metadata service, sidekick, post-stop)`, () => {
+    const { r, uuid } = runAcePod(flavor, [...extra]);
     const report = parseAceOutput(r.stdout, r.stderr);
     const detail = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
     // every mode ran exactly once; pre-start first, post-stop last; no check failed
