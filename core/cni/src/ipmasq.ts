@@ -53,10 +53,11 @@ function ipt(bin: string, args: string[], wrap: CommandWrap = []): { ok: boolean
 }
 
 /**
- * Delete every rule in the nat table's built-in chains that jumps to `chain`, then flush and
- * delete `chain`. Returns the problems met (empty when all is clean).
+ * Delete every rule in the nat table that jumps to one of `chains`, then flush and delete those
+ * chains (one listing per binary). Returns the problems met (empty when all is clean).
  */
-export function removeNatChain(chain: string, bins: readonly string[] = ['iptables'], wrap: CommandWrap = []): string[] {
+export function removeNatChain(chainOrChains: string | readonly string[], bins: readonly string[] = ['iptables'], wrap: CommandWrap = []): string[] {
+  const chains = typeof chainOrChains === 'string' ? [chainOrChains] : chainOrChains;
   const problems: string[] = [];
   for (const bin of bins) {
     const listed = ipt(bin, ['-t', 'nat', '-S'], wrap);
@@ -70,11 +71,12 @@ export function removeNatChain(chain: string, bins: readonly string[] = ['iptabl
       const a = splitRuleLine(line);
       if (a[0] !== '-A') continue;
       const j = a.indexOf('-j');
-      if (j < 0 || a[j + 1] !== chain) continue;
+      if (j < 0 || !chains.includes(a[j + 1]!)) continue;
       const r = ipt(bin, ['-t', 'nat', '-D', ...a.slice(1)], wrap);
       if (!r.ok) problems.push(`${bin} -t nat -D ${a.slice(1).join(' ')}: ${r.err.trim()}`);
     }
-    if (lines.some((l) => l === `-N ${chain}`)) {
+    for (const chain of chains) {
+      if (!lines.some((l) => l === `-N ${chain}`)) continue;
       for (const op of ['-F', '-X']) {
         const r = ipt(bin, ['-t', 'nat', op, chain], wrap);
         if (!r.ok) problems.push(`${bin} -t nat ${op} ${chain}: ${r.err.trim()}`);

@@ -32,6 +32,8 @@ export const NetFiles = {
   dir: 'net',
   lock: 'net/lock',
   down: 'net/down',
+  /** Present once port forwarding was (being) set up. */
+  ports: 'net/ports',
 } as const;
 
 export interface NetInfoEntry {
@@ -130,7 +132,8 @@ export async function setupPodNetwork(
       const hosts = hostInterfaces(r);
       if (hosts.length) {
         e.hostInterfaces = hosts;
-        const hip = hostIPv4(hosts[0]!);
+        // ptp and bridge give the host side the gateway address; otherwise ask the interface.
+        const hip = e.gateway ?? hostIPv4(hosts[0]!);
         if (hip) e.hostIP = hip;
       }
       if (r.dns.nameservers?.length) {
@@ -144,6 +147,7 @@ export async function setupPodNetwork(
     if (ports.length) {
       const target = entries.find((e) => e.ipMasq) ?? entries[entries.length - 1];
       if (!target?.ip) throw new RktError(ErrorCodes.FAILED_PRECONDITION, '--port: no network gave the pod an IPv4 address to forward to');
+      writeFileSync(join(podPath, NetFiles.ports), JSON.stringify(ports), { mode: 0o640 });
       forwardPorts(uuid, target.ip, target.hostInterfaces ?? [], ports);
     }
     ok = true;
@@ -196,7 +200,10 @@ export async function teardownPodNetwork(
     lock.exclusive();
     if (!needsTeardown(podPath)) return [];
     const path = readFileSync(join(podPath, NetFiles.netns), 'utf8').trim();
-    problems.push(...removePortForwards(uuid));
+    if (existsSync(join(podPath, NetFiles.ports))) problems.push(...removePortForwards(uuid));
+    // With the netns still there, the plugins' DEL removes what they added; without it (a reboot,
+    // a lost netns) or when DEL failed, the net plugins clean up what DEL could not reach.
+    const netnsGone = !existsSync(path);
     const entries = readNetInfo(podPath);
     const { cniPath } = await import('./config.js');
     const inv = new CniInvoker({ cniPath: cniPath(), cacheDir: join(netDir, 'cache'), debug });
@@ -211,11 +218,14 @@ export async function teardownPodNetwork(
         const cached = inv.cached(e.netName, rt);
         conf = cached ? networkConfigFrom(cached.config, `cached config of network ${JSON.stringify(e.netName)}`, 'conflist') : undefined;
       }
+      let delFailed = false;
       try {
         await inv.del(conf, rt);
       } catch (err) {
+        delFailed = true;
         problems.push(formatError(err));
       }
+      if (!netnsGone && !delFailed) continue;
       for (const p of conf?.plugins ?? []) {
         const n = byType.get(p.type);
         if (n?.cleanup) problems.push(...(await n.cleanup({ ...p, name: e.netName }, uuid)));

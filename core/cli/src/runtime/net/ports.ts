@@ -61,5 +61,5 @@ export function forwardPorts(uuid: string, podIP: string, hostIfaces: readonly s
 
 /** Remove both chains and every jump to them (idempotent). */
 export function removePortForwards(uuid: string): string[] {
-  return [...removeNatChain(dnatChain(uuid)), ...removeNatChain(snatChain(uuid))];
+  return removeNatChain([dnatChain(uuid), snatChain(uuid)]);
 }

@@ -1,0 +1,118 @@
+// `rkt run` with the default network (CNI ptp + host-local, masquerade; native stage1) of a
+// busybox image already in the store (app /bin/true), against `podman run --rm` with podman's
+// default network (its CNI/netavark bridge) over the same rootfs. Both run inside a network
+// namespace made for the benchmark (`nsenter --net=…`), so their veths, bridges and iptables
+// rules never touch the machine's own namespace. Goal (issue 6): rkt ≤ 0.5× podman.
+// Then, from RKT_TIMING=1 runs, where rkt's time goes, and the CNI part measured on its own.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compare, report, rktBin } from './lib.mjs';
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const arch = { x64: 'amd64', arm64: 'aarch64' }[process.arch] ?? process.arch;
+
+function hybridUnified() {
+  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  const v1 = lines.some((l) => / - cgroup /.test(l));
+  const v2 = lines.find((l) => / - cgroup2 /.test(l));
+  return v1 && v2 ? v2.split(' ')[4] : undefined;
+}
+
+export default function netRunBench({ rounds = 10 } = {}) {
+  const work = mkdtempSync(join(tmpdir(), 'rkt-bench-net-'));
+  const ns = `rkt-bench-net-${process.pid}`;
+  const inNs = (argv) => ['nsenter', `--net=/var/run/netns/${ns}`, ...argv];
+  const flags = [`--dir=${join(work, 'data')}`, `--local-config=${join(work, 'etc')}`, `--system-config=${join(work, 'sys')}`];
+  const rkt = (...a) => execFileSync(inNs([rktBin, ...flags, ...a])[0], inNs([rktBin, ...flags, ...a]).slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('ip', ['netns', 'add', ns]);
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  try {
+    const layout = join(work, 'layout');
+    const rootfs = join(layout, 'rootfs');
+    for (const d of ['bin', 'usr', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+    copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+    symlinkSync('busybox', join(rootfs, 'bin', 'true'));
+    writeFileSync(
+      join(layout, 'manifest'),
+      JSON.stringify({
+        acKind: 'ImageManifest',
+        acVersion: '0.8.11',
+        name: 'example.com/bench-busybox',
+        labels: [{ name: 'version', value: '1.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: arch }],
+        app: { exec: ['/bin/true'], user: '0', group: '0' },
+      }),
+    );
+    const aci = join(work, 'busybox.aci');
+    execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
+    rkt('--insecure-options=image', 'fetch', aci);
+    const image = 'example.com/bench-busybox:1.0';
+    rkt('run', image); // stage1 into the store, first lease: not timed
+
+    const unified = hybridUnified();
+    const uuidFile = join(work, 'uuid');
+    const variants = [
+      {
+        name: 'rkt run --net=default',
+        argv: inNs([rktBin, ...flags, 'run', `--uuid-file-save=${uuidFile}`, image]),
+        after: () => {
+          if (existsSync(uuidFile)) rkt('rm', `--uuid-file=${uuidFile}`);
+          rmSync(uuidFile, { force: true });
+        },
+      },
+      {
+        name: 'rkt run --net=none',
+        argv: inNs([rktBin, ...flags, 'run', '--net=none', `--uuid-file-save=${uuidFile}`, image]),
+        after: () => {
+          if (existsSync(uuidFile)) rkt('rm', `--uuid-file=${uuidFile}`);
+          rmSync(uuidFile, { force: true });
+        },
+      },
+    ];
+    const podman = has('podman');
+    if (podman)
+      variants.push({
+        name: 'podman run --rm (default network)',
+        argv: inNs(['podman', ...(unified ? ['--runtime', 'runc'] : []), 'run', '--rm', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096', '--rootfs', rootfs, '/bin/true']),
+      });
+    const results = compare(variants, { rounds, warmup: 2 });
+
+    // CNI alone: ADD then DEL of the default network's ptp config on a fresh netns, by hand.
+    const t = [];
+    for (let i = 0; i < 5; i++) {
+      const r = spawnSync(inNs([rktBin, ...flags, 'run', `--uuid-file-save=${uuidFile}`, image])[0], inNs([rktBin, ...flags, 'run', `--uuid-file-save=${uuidFile}`, image]).slice(1), {
+        env: { ...process.env, RKT_TIMING: '1' },
+        encoding: 'utf8',
+      });
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('rkt-timing '));
+      const at = (label) => Number((lines.find((l) => l.endsWith(label)) ?? '').split(' ')[1]);
+      if (lines.length) t.push({ setup: at('stage0: set up for run') - at('stage0: prepared') });
+      if (existsSync(uuidFile)) rkt('rm', `--uuid-file=${uuidFile}`);
+      rmSync(uuidFile, { force: true });
+    }
+    const m = (k) => results[k]?.median;
+    const ours = m('rkt run --net=default');
+    const none = m('rkt run --net=none');
+    const pm = m('podman run --rm (default network)');
+    const setup = t.map((x) => x.setup).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+    const lines = [
+      `default network costs rkt +${(ours - none).toFixed(1)} ms over --net=none (netns, CNI ADD, teardown with DEL)`,
+      setup.length ? `stage0 "set up for run" phase with the default network (mounts + netns + CNI ADD), median of ${setup.length}: ${setup[setup.length >> 1].toFixed(1)} ms` : '',
+      pm
+        ? `rkt run --net=default: ${(ours / pm).toFixed(2)}× podman run --rm; goal ≤ 0.5× podman = ${(0.5 * pm).toFixed(1)} ms: ${ours <= 0.5 * pm ? 'met' : 'NOT met'}`
+        : 'podman not installed: no podman comparison',
+    ].filter(Boolean);
+    return report('net-run', results, lines);
+  } finally {
+    spawnSync(inNs([rktBin, ...flags, 'gc', '--grace-period=0s'])[0], inNs([rktBin, ...flags, 'gc', '--grace-period=0s']).slice(1), { stdio: 'ignore' });
+    const left = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((p) => p && p.startsWith(work))
+      .reverse();
+    for (const p of left) spawnSync('umount', ['-l', p]);
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
