@@ -1,0 +1,119 @@
+// `rkt run --stage1-from-dir=stage1-nspawn.aci --net=none` of a busybox image already in the
+// store (app /bin/true), against bare `systemd-nspawn --register=no --keep-unit --private-network
+// -D rootfs /bin/true` on the same rootfs, with the node floor (`node -e 0`) alongside.
+// Goal (issue 8): rkt ≤ (node -e 0) + 2× bare systemd-nspawn.
+// Then, from RKT_TIMING=1 runs, where rkt's time goes.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compare, median, repoRoot, report, rktBin } from './lib.mjs';
+
+const arch = { x64: 'amd64', arm64: 'aarch64' }[process.arch] ?? process.arch;
+
+export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
+  if (spawnSync('sh', ['-c', 'command -v systemd-nspawn'], { stdio: 'ignore' }).status !== 0) {
+    process.stdout.write('## nspawn\n\nskipped: systemd-nspawn is not installed\n');
+    return;
+  }
+  const work = mkdtempSync(join(tmpdir(), 'rkt-bench-nspawn-'));
+  const flags = [`--dir=${join(work, 'data')}`, `--local-config=${join(work, 'etc')}`, `--system-config=${join(work, 'sys')}`];
+  const rkt = (...a) => execFileSync(rktBin, [...flags, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    // the flavor's image, built fresh into a stage1-images dir named by paths.d
+    const s1dir = join(work, 'stage1-images');
+    execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', 'nspawn', 'dist', 'build-image.js'), s1dir]);
+    mkdirSync(join(work, 'etc', 'paths.d'), { recursive: true });
+    writeFileSync(join(work, 'etc', 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
+    // one busybox rootfs for both; /usr so that systemd-nspawn takes it for an OS tree
+    const layout = join(work, 'layout');
+    const rootfs = join(layout, 'rootfs');
+    for (const d of ['bin', 'usr', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+    copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+    symlinkSync('busybox', join(rootfs, 'bin', 'true'));
+    writeFileSync(
+      join(layout, 'manifest'),
+      JSON.stringify({
+        acKind: 'ImageManifest',
+        acVersion: '0.8.11',
+        name: 'example.com/bench-busybox',
+        labels: [{ name: 'version', value: '1.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: arch }],
+        app: { exec: ['/bin/true'], user: '0', group: '0' },
+      }),
+    );
+    const aci = join(work, 'busybox.aci');
+    execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
+    rkt('--insecure-options=image', 'fetch', aci);
+    const image = 'example.com/bench-busybox:1.0';
+    const S1 = '--stage1-from-dir=stage1-nspawn.aci';
+    // the stage1 image goes into the store on the first run: not part of what is timed
+    rkt('run', S1, '--net=none', image);
+
+    const uuidFile = join(work, 'uuid');
+    const rmPod = () => {
+      if (existsSync(uuidFile)) rkt('rm', `--uuid-file=${uuidFile}`);
+      rmSync(uuidFile, { force: true });
+    };
+    const variants = [
+      { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+      // removing each pod is outside the timed part, so mounts do not pile up
+      { name: 'rkt run (nspawn)', argv: [rktBin, ...flags, 'run', S1, '--net=none', `--uuid-file-save=${uuidFile}`, image], after: rmPod },
+      {
+        name: 'systemd-nspawn',
+        argv: ['systemd-nspawn', '--register=no', '--keep-unit', '--quiet', '--private-network', '-D', rootfs, '/bin/true'],
+        env: { ...process.env, SYSTEMD_LOG_LEVEL: 'crit' },
+      },
+    ];
+    const results = compare(variants, { rounds, warmup: 2 });
+
+    const phases = [
+      ['stage0 start-up (node, oclif, DI, flags)', 'stage0: process start', 'stage0: prepare'],
+      ['prepare (image lookup, pod dir, manifest)', 'stage0: prepare', 'stage0: prepared'],
+      ['set up for run (overlay mounts, DNS files)', 'stage0: prepared', 'stage0: set up for run'],
+      ['stage1 run entrypoint (sh + node: plans, nspawn argv)', 'stage0: stage1 spawned', 'stage1: run end'],
+      ['runtime (systemd-nspawn, supervisor, rkt-appexec, app)', 'stage1: run end', 'stage0: stage1 exited'],
+      ['stage0 exit', 'stage0: stage1 exited', 'stage0: exit'],
+    ];
+    const samples = phases.map(() => []);
+    for (let i = 0; i < timingRuns; i++) {
+      const r = spawnSync(rktBin, [...flags, 'run', S1, '--net=none', `--uuid-file-save=${uuidFile}`, image], { env: { ...process.env, RKT_TIMING: '1' }, encoding: 'utf8' });
+      const t = Object.fromEntries(
+        r.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('rkt-timing '))
+          .map((l) => {
+            const [, ms, , ...label] = l.split(' ');
+            return [label.join(' '), Number(ms)];
+          }),
+      );
+      phases.forEach(([, from, to], k) => samples[k].push(t[to] - t[from]));
+      rmPod();
+    }
+
+    const m = (k) => results[k]?.median;
+    const floor = m('node -e 0');
+    const ours = m('rkt run (nspawn)');
+    const bare = m('systemd-nspawn');
+    const goal = floor + 2 * bare;
+    const lines = [
+      `rkt run (nspawn): ${(ours / bare).toFixed(2)}× bare systemd-nspawn; ${(ours / goal).toFixed(2)}× the goal`,
+      `goal rkt ≤ (node -e 0) + 2× systemd-nspawn = ${goal.toFixed(1)} ms: ${ours <= goal ? 'met' : 'NOT met'} (rkt ${ours.toFixed(1)} ms)`,
+      '',
+      `Where rkt run's time goes (RKT_TIMING=1, median of ${timingRuns} runs; NaN where a phase mark is missing):`,
+      '',
+      '| phase | median ms |',
+      '|---|---|',
+      ...phases.map(([name], k) => `| ${name} | ${median(samples[k]).toFixed(1)} |`),
+    ];
+    return report('nspawn', results, lines);
+  } finally {
+    spawnSync(rktBin, [...flags, 'gc', '--grace-period=0s'], { stdio: 'ignore' });
+    const left = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((p) => p && p.startsWith(work))
+      .reverse();
+    for (const p of left) spawnSync('umount', ['-l', p]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
