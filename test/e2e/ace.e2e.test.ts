@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { rktBin, rktDirs, run, type RunResult } from '../lib/cli.js';
 import { aceImages, buildStage1, parseAceOutput, type AceImages } from '../lib/ace.js';
 
-const FLAVORS = ['native'];
+const FLAVORS = ['native', 'nspawn'];
 /** Extra pod flags a flavor is also checked with (each a separate pod). */
 const VARIANTS: Record<string, string[][]> = { native: [['--private-users', '--no-overlay']] };
 
