@@ -23,6 +23,7 @@ import { openKeyLock } from '../pods/lock.js';
 import { netnsName, netnsPath, type NetPlan, type PodNet } from './config.js';
 import { forwardPorts, removePortForwards, resolvePorts } from './ports.js';
 import type { Engine } from '../engine.js';
+import { mark } from '../timing.js';
 import type { Pod } from '../pods/pod.js';
 import type { DnsConfig } from '../pods/options.js';
 
@@ -286,7 +287,9 @@ export async function setupForPod(
   dns: DnsConfig,
   o: { log(m: string): void; debug(m: string): void },
 ): Promise<DnsConfig> {
+  mark('stage0: network setup');
   const r = await setupPodNetwork(pod.path, pod.uuid, plan, { dataDir: engine.context.paths.dataDir, manifest, log: o.log, debug: o.debug });
+  mark('stage0: network up');
   for (const e of r.entries) o.debug(`network ${e.netName}: ${e.ifName} ${e.ip ?? '(no IPv4)'}${e.hostIP ? ` via host ${e.hostIP}` : ''}`);
   return dnsWithCni(dns, r);
 }
@@ -296,7 +299,9 @@ export async function tearDownAfter<T>(engine: Engine, pod: Pod, o: { log(m: str
   try {
     return await start();
   } finally {
+    mark('stage0: network teardown');
     pod.refresh();
     if (pod.dir) await teardownWithPlugins(engine.host, pod.path, pod.uuid, o.log, o.debug);
+    mark('stage0: network down');
   }
 }
