@@ -1,6 +1,7 @@
 /**
  * Real `rkt run --stage1-from-dir=stage1-nspawn.aci` (stage1-flavors/nspawn, the host's
- * systemd-nspawn): exit status and a multi-app pod with a read-only host volume, enter into a
+ * systemd-nspawn): exit status and a multi-app pod with a read-only host volume, the contained
+ * `default` network (stage0's CNI netns, joined with --network-namespace-path), enter into a
  * running app with its user and capabilities, stop, and kill -9 of the whole rkt process group
  * followed by gc, which must leave no mounts, processes, cgroups or nspawn machine directories.
  * Skipped where systemd-nspawn is missing.
@@ -32,6 +33,7 @@ before(() => {
     name: 'example.com/reader',
     exec: ['/bin/busybox', 'sh', '-c', 'cat /host/greeting; echo x > /host/w 2>/dev/null && echo writable || echo read-only; exit 0'],
   });
+  buildAppAci(img('ip'), { name: 'example.com/ip', exec: ['/bin/busybox', 'sh', '-c', '/bin/busybox ip -4 addr show eth0; /bin/busybox hostname'] });
   buildAppAci(img('failer'), { name: 'example.com/failer', exec: ['/bin/busybox', 'sh', '-c', '/bin/busybox sleep 0.3; exit 5'] });
   buildAppAci(img('sleeper'), {
     name: 'example.com/sleeper',
@@ -69,6 +71,7 @@ function leftovers(uuid: string): string[] {
     }
   }
   for (const h of readdirSync('/sys/fs/cgroup')) if (existsSync(join('/sys/fs/cgroup', h, 'rkt', uuid))) out.push(`cgroup ${h}/rkt/${uuid}`);
+  if (existsSync(`/var/run/netns/rkt-${uuid}`)) out.push('netns');
   for (const d of ['propagate', 'unix-export']) if (existsSync(join('/run/systemd/nspawn', d, `rkt-${uuid}`))) out.push(`nspawn ${d}`);
   return out;
 }
@@ -138,4 +141,16 @@ test('nspawn: kill -9 of rkt run and nspawn: the pod turns exited and gc leaves 
   assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${uuid}"`));
   assert.deepEqual(leftovers(uuid), []);
   assert.ok(!existsSync(join(dirs.data, 'pods', 'run', uuid)) && !existsSync(join(dirs.data, 'pods', 'exited-garbage', uuid)));
+});
+
+test('nspawn: --net=default joins the netns stage0 set up (eth0 with an address, hostname rkt-<uuid>); gc removes it', { skip: !hasNspawn && 'systemd-nspawn is missing' }, () => {
+  const uuidFile = join(dirs.base, 'net.uuid');
+  const r = rkt('run', S1, '--net=default', `--uuid-file-save=${uuidFile}`, img('ip'));
+  assert.equal(r.status, 0, r.stderr);
+  const uuid = readFileSync(uuidFile, 'utf8');
+  assert.match(r.stdout, /inet \d+\.\d+\.\d+\.\d+\/\d+ .*eth0/);
+  assert.match(r.stdout, new RegExp(`^rkt-${uuid}$`, 'm'));
+  const gc = rkt('gc', '--grace-period=0s');
+  assert.equal(gc.status, 0, gc.stderr);
+  assert.deepEqual(leftovers(uuid), []);
 });
