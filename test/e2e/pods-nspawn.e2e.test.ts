@@ -3,7 +3,8 @@
  * systemd-nspawn): exit status and a multi-app pod with a read-only host volume, the contained
  * `default` network (stage0's CNI netns, joined with --network-namespace-path), enter into a
  * running app with its user and capabilities, stop, and kill -9 of the whole rkt process group
- * followed by gc, which must leave no mounts, processes, cgroups or nspawn machine directories.
+ * followed by gc, which must leave no mounts, processes, cgroups or nspawn machine directories,
+ * and the packager story: stage1.d selecting nspawn as the default, --stage1-name per pod.
  * Skipped where systemd-nspawn is missing.
  */
 import { test, before, after } from 'node:test';
@@ -153,4 +154,21 @@ test('nspawn: --net=default joins the netns stage0 set up (eth0 with an address,
   const gc = rkt('gc', '--grace-period=0s');
   assert.equal(gc.status, 0, gc.stderr);
   assert.deepEqual(leftovers(uuid), []);
+});
+
+test('packagers: stage1.d makes nspawn the default flavor; --stage1-name then picks it per pod from the store', { skip: !hasNspawn && 'systemd-nspawn is missing' }, () => {
+  const sys = join(dirs.base, 'system-nspawn-default');
+  mkdirSync(join(sys, 'stage1.d'), { recursive: true });
+  writeFileSync(
+    join(sys, 'stage1.d', 'stage1.json'),
+    JSON.stringify({ rktKind: 'stage1', rktVersion: 'v1', name: 'coreos.com/rkt/stage1-nspawn', version: '1.30.0', location: join(s1dir, 'stage1-nspawn.aci') }),
+  );
+  const args = [`--dir=${dirs.data}`, `--system-config=${sys}`, `--local-config=${dirs.local}`, '--insecure-options=image'];
+  const pid1 = ['--exec=/bin/busybox', '--', 'sh', '-c', 'cat /proc/1/cmdline; echo'];
+  const byDefault = run(rktBin, ['run', ...args, '--net=host', img('ip'), ...pid1], { env: dirs.env() });
+  assert.equal(byDefault.status, 0, byDefault.stderr);
+  assert.match(byDefault.stdout, /^\/rkt-supervisor\0run\0/);
+  const byName = rkt('run', '--stage1-name=coreos.com/rkt/stage1-nspawn:1.30.0', '--net=host', img('ip'), ...pid1);
+  assert.equal(byName.status, 0, byName.stderr);
+  assert.match(byName.stdout, /^\/rkt-supervisor\0run\0/);
 });
