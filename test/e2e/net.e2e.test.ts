@@ -154,6 +154,10 @@ test('default network: HTTP by the pod IP and through --port on 127.0.0.1 and an
   assert.match(httpGet('10.250.0.1', 8080), /hello from the pod/, 'forwarded port on another local address');
   assert.ok(readdirSync(join(dirs.data, 'networks', 'host-local', 'default')).includes(ip), 'the lease is in rkt\'s data dir');
   assert.match(inHost('iptables-save', ['-t', 'nat']).stdout, new RegExp(`RKT-PFWD-DNAT-${uuid.slice(0, 8)}`));
+  assert.match(rkt('status', uuid).stdout, new RegExp(`^networks=default:ip4=${ip.replace(/\./g, '\\.')}$`, 'm'));
+  const plugins = JSON.parse(rkt('plugins', '--json').stdout) as Array<{ name: string; contributions: Array<{ point: string; id: string; state: string }> }>;
+  for (const id of ['ptp', 'bridge', 'macvlan'])
+    assert.equal(plugins.find((p) => p.name === `@rkt/net-${id}`)?.contributions.find((c) => c.point === 'rkt.network.v1')?.id, id, `rkt plugins lists the ${id} net plugin`);
 
   const s = rkt('stop', uuid);
   assert.equal(s.status, 0, s.stderr);
