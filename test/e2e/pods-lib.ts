@@ -85,6 +85,8 @@ export interface FakeStage1Options {
   interfaceVersion?: string;
   /** Leave an entrypoint out. */
   without?: Array<'run' | 'stop' | 'gc' | 'enter'>;
+  /** Written to rootfs/build-marker: two builds that differ only in it are two images. */
+  marker?: string;
 }
 
 export function buildFakeStage1Aci(outFile: string, o: FakeStage1Options = {}): void {
@@ -92,6 +94,7 @@ export function buildFakeStage1Aci(outFile: string, o: FakeStage1Options = {}): 
   try {
     const rootfs = join(work, 'rootfs');
     mkdirSync(join(rootfs, 'rkt', 'status'), { recursive: true });
+    if (o.marker !== undefined) writeFileSync(join(rootfs, 'build-marker'), o.marker);
     const scripts = { run: RUN, stop: STOP, gc: GC, enter: ENTER };
     const annotations: Array<{ name: string; value: string }> = [];
     for (const [k, text] of Object.entries(scripts)) {

@@ -184,6 +184,36 @@ test('stage1 selection: --stage1-from-dir, --stage1-hash, and the interface-vers
   assert.equal(byHash.status, 0, byHash.stderr);
 });
 
+test('the default stage1 file is re-imported when rebuilt, and only then (not a stale store copy of the same version)', () => {
+  const stage1Ids = () =>
+    run(rktBin, ['image', 'list', ...G(), '--no-legend', '--full', '--fields=id,name'], { env: dirs.env() })
+      .stdout.split('\n')
+      .filter((l) => l.includes('coreos.com/rkt/stage1-test'))
+      .map((l) => l.split(/\s+/)[0]!)
+      .sort();
+  const podStage1 = (out: string) => readFileSync(join(dirs.data, 'pods', 'run', out, 'stage1', 'rootfs', 'build-marker'), 'utf8');
+  const file = join(s1dir, 'stage1-test.aci');
+  const original = readFileSync(file);
+  try {
+    const runOnce = () => {
+      const uuidFile = join(dirs.base, `s1-rebuild-${Math.random().toString(36).slice(2)}.uuid`);
+      const r = rktRun('run', `--uuid-file-save=${uuidFile}`, img('env'), '--exec=/bin/busybox', '--', 'true');
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(uuidFile, 'utf8');
+    };
+    buildFakeStage1Aci(file, { marker: 'build one' });
+    assert.equal(podStage1(runOnce()), 'build one');
+    const afterFirst = stage1Ids();
+    assert.equal(podStage1(runOnce()), 'build one');
+    assert.deepEqual(stage1Ids(), afterFirst, 'an unchanged file is not imported again');
+    buildFakeStage1Aci(file, { marker: 'build two' });
+    assert.equal(podStage1(runOnce()), 'build two', 'the rebuilt stage1 runs, not the stored one of the same version');
+    assert.equal(stage1Ids().length, afterFirst.length + 1);
+  } finally {
+    writeFileSync(file, original);
+  }
+});
+
 function startSleeper(extra: string[] = []): { child: ChildProcess; uuidFile: string; exited: Promise<{ code: number | null; signal: string | null }> } {
   const uuidFile = join(dirs.base, `sleeper-${bg.length}.uuid`);
   const child = spawn(rktBin, ['run', ...G(), '--net=host', `--uuid-file-save=${uuidFile}`, ...extra, img('sleeper')], { env: dirs.env(), stdio: 'ignore', detached: true });

@@ -7,6 +7,7 @@ import { mark } from '../timing.js';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { RktError, ErrorCodes, invalidArgument, notFound, type ImageInfo, type ImageManifest, type Store } from '@rkt/api';
 import { PodFiles, type Pod } from './pod.js';
 
@@ -185,7 +186,12 @@ function insideDir(dir: string, p: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
-/** Import a trusted local stage1 ACI (from the stage1 images dir) without a signature check. */
+/**
+ * Import a trusted local stage1 ACI (from the stage1 images dir) without a signature check.
+ * Cached like a download: the file's URL with its size, mtime and inode as the ETag, so an
+ * unchanged file costs a stat and an index lookup, and a rebuilt or upgraded one is imported again
+ * (the store's name:version lookup alone would keep running a stale stage1 of the same version).
+ */
 export async function importTrustedFile(store: Store, path: string): Promise<ImageInfo> {
   let st;
   try {
@@ -194,7 +200,14 @@ export async function importTrustedFile(store: Store, path: string): Promise<Ima
     throw notFound(`stage1 image ${path} does not exist`);
   }
   if (!st.isFile()) throw invalidArgument(`stage1 image ${path} is not a file`);
-  return store.images.importAci(createReadStream(path));
+  const url = pathToFileURL(resolve(path)).href;
+  const etag = `${st.size}-${st.mtimeMs}-${st.ino}`;
+  const cached = await store.images.remote(url);
+  if (cached?.etag === etag) {
+    const info = await store.images.getInfo(cached.imageId);
+    if (info) return info;
+  }
+  return store.images.importAci(createReadStream(path), { remote: { url, etag } });
 }
 
 /** rkt §3.19: the stage1 image id for a new pod. */
@@ -230,6 +243,10 @@ export async function selectStage1(flags: Stage1Flags, src: Stage1Sources): Prom
   const name = src.config.name && src.config.version ? src.config.name : DEFAULT_STAGE1_NAME;
   const version = src.config.name && src.config.version ? src.config.version : DEFAULT_STAGE1_VERSION;
   const failures: string[] = [];
+  // The flavor's image installed beside rkt (or built by a checkout's setup) wins over an older
+  // copy of the same name and version in the store.
+  const file = join(imagesDir, `${basename(name)}.aci`);
+  if (!src.config.location && existsSync(file)) return importTrustedFile(store, file);
   if (!version.endsWith('-dirty')) {
     const hit = await store.images.findByName(name, { version });
     if (hit) {
@@ -247,7 +264,6 @@ export async function selectStage1(flags: Stage1Flags, src: Stage1Sources): Prom
       failures.push(`${location}: ${(e as Error).message}`);
     }
   }
-  const file = join(imagesDir, `${basename(name)}.aci`);
   if (existsSync(file)) return importTrustedFile(store, file);
   failures.push(`${file} does not exist`);
   throw notFound(`failed to fetch stage1 image ${name}:${version} (${failures.join('; ')})`);
