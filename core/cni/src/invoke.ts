@@ -82,6 +82,14 @@ const execaExec: PluginExec = async (r) => {
   return { exitCode: p.exitCode, stdout: String(p.stdout ?? ''), stderr: String(p.stderr ?? '') };
 };
 
+/**
+ * Start loading the process library now, so that its import overlaps with the caller's other
+ * asynchronous work (stage0 calls this as soon as it knows a pod needs CNI).
+ */
+export function preloadPluginExec(): void {
+  void import('execa').catch(() => undefined);
+}
+
 function isExecutable(p: string): boolean {
   try {
     accessSync(p, fsc.X_OK);
