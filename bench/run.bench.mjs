@@ -94,7 +94,10 @@ export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
 
     // where the time goes: phases from RKT_TIMING lines, medians over a few runs
     const phases = [
-      ['stage0 start-up (node, oclif, DI, flags)', 'stage0: process start', 'stage0: prepare'],
+      ['stage0 start-up: node, oclif, command lookup', 'stage0: process start', 'stage0: command'],
+      ['stage0 argv and flag checks', 'stage0: command', 'stage0: flags checked'],
+      ['stage0 engine boot (DI container, plugins)', 'stage0: flags checked', 'stage0: engine booted'],
+      ['stage0 networks, metadata service checks', 'stage0: engine booted', 'stage0: prepare'],
       ['prepare (image lookup, pod dir, manifest)', 'stage0: prepare', 'stage0: prepared'],
       ['set up for run (overlay mounts, DNS files)', 'stage0: prepared', 'stage0: set up for run'],
       ['stage1 run entrypoint (sh + node, OCI bundles)', 'stage0: stage1 spawned', 'stage1: run end'],

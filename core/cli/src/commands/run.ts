@@ -1,4 +1,5 @@
 import { RktCommand } from '../base-command.js';
+import { mark } from '../runtime/timing.js';
 import { appFlags, prepareFlags, runOnlyFlags } from '../runtime/pods/flag-defs.js';
 
 export default class Run extends RktCommand {
@@ -17,6 +18,7 @@ export default class Run extends RktCommand {
   static override flags = { ...prepareFlags, ...runOnlyFlags, ...appFlags };
 
   async run(): Promise<void> {
+    mark('stage0: command');
     const { splitRunArgv, RUN_FLAGS } = await import('../runtime/pods/argv.js');
     const split = splitRunArgv(this.argv, RUN_FLAGS);
     const { flags } = await this.parse(Run, split.podArgv);
@@ -30,7 +32,9 @@ export default class Run extends RktCommand {
     const req = prepareRequest(split, flags, { portsAllowed: nd.portsAllowed, ...(uuidFileSave ? { uuidFileSave } : {}), log, debug });
     if (flags.interactive && req.apps.length > 1) throw invalidArgument('interactive option only supports one image');
     ensureSuperuser();
+    mark('stage0: flags checked');
     const engine = await this.engine(flags);
+    mark('stage0: engine booted');
     if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
     const networks = await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, log);
     const { preparePod, runPod } = await import('../runtime/pods/prepare.js');
