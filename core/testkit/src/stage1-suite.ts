@@ -354,6 +354,12 @@ export interface Stage1Supports {
   eventHandlers: boolean;
   /** `rkt/supervisor-status -> ready` while running. */
   supervisorReady: boolean;
+  /**
+   * Per-app isolation (capabilities, memory limit, seccomp, no_new_privs, oom_score_adj, /proc/sys
+   * read-only, enter with the app's isolation): the flavor's capability names, in kernel order,
+   * and appc's default set.
+   */
+  isolation?: { allCaps: readonly string[]; defaultCaps: readonly string[] };
 }
 
 export interface Stage1SuiteOptions {
@@ -640,6 +646,111 @@ export function stage1Suite(flavorName: string, build: () => Promise<string>, op
         assert.match(r.stdout, /^pre$/m);
         assert.equal(fs.readFileSync(path.join(host, 'log'), 'utf8'), 'pre\nmain\npost\n');
         if (opts.supports.statusFiles) assert.equal(pod.status('handled'), '4');
+      });
+    }
+
+    if (opts.supports.isolation) {
+      const { allCaps, defaultCaps } = opts.supports.isolation;
+      const capMask = (caps: readonly string[]) => caps.reduce((m, c) => m | (1n << BigInt(allCaps.indexOf(c))), 0n);
+      const field = (text: string, k: string) => (new RegExp(`^${k}:[ \\t]*([^\\n]*)$`, 'm').exec(text)?.[1] ?? '').trim();
+      const hostBnd = BigInt('0x' + field(fs.readFileSync('/proc/self/status', 'utf8'), 'CapBnd'));
+      const one = (app: App) => newPod({ apps: [{ name: 'app', app }] });
+
+      it('applies the default capability set, retain and remove sets, and --disable-capabilities-restriction', async () => {
+        const show = sh('grep -E "^Cap(Bnd|Eff)" /proc/self/status');
+        const cases: [App, string[], bigint][] = [
+          [show, [], capMask(defaultCaps)],
+          [{ ...show, isolators: [{ name: 'os/linux/capabilities-retain-set', value: { set: ['CAP_NET_ADMIN', 'CAP_KILL'] } }] }, [], capMask(['CAP_NET_ADMIN', 'CAP_KILL'])],
+          [{ ...show, isolators: [{ name: 'os/linux/capabilities-remove-set', value: { set: ['CAP_MKNOD', 'CAP_NET_RAW'] } }] }, [], capMask(defaultCaps.filter((c) => c !== 'CAP_MKNOD' && c !== 'CAP_NET_RAW'))],
+          [show, ['--disable-capabilities-restriction'], hostBnd],
+        ];
+        for (const [app, flags, want] of cases) {
+          const r = await run(one(app), flags);
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(BigInt('0x' + field(r.stdout, 'CapBnd')), want, r.stdout);
+          assert.equal(BigInt('0x' + field(r.stdout, 'CapEff')), want, 'root keeps its set effective');
+        }
+        const r = await run(one({ ...show, user: 'user1', group: 'grp1' }));
+        assert.equal(BigInt('0x' + field(r.stdout, 'CapEff')), 0n, 'a non-root user has no effective capabilities');
+      });
+
+      it('kills an app that allocates past its memory limit, and keeps one under it', async () => {
+        const mem = [{ name: 'resource/memory', value: { limit: '64Mi' } }];
+        const big = await run(one(sh('dd if=/dev/zero of=/dev/null bs=200M count=1 && echo survived', { isolators: mem })));
+        assert.equal(big.code, 137, big.stdout + big.stderr);
+        assert.doesNotMatch(big.stdout, /survived/);
+        const small = await run(one(sh('dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null && echo survived', { isolators: mem })));
+        assert.equal(small.code, 0, small.stderr);
+        assert.match(small.stdout, /survived/);
+      });
+
+      it('blocks removed syscalls, filters by default, and --disable-seccomp turns filtering off', async () => {
+        const removed = sh('mkdir /tmp/d 2>&1; echo "rc=$?"; test -d /tmp/d && echo CREATED; true', {
+          isolators: [{ name: 'os/linux/seccomp-remove-set', value: { set: ['mkdir', 'mkdirat'], errno: 'ENOTSUP' } }],
+        });
+        const r = await run(one(removed));
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /not supported/i);
+        assert.match(r.stdout, /rc=1/);
+        assert.doesNotMatch(r.stdout, /CREATED/);
+        const killed = await run(one(sh('uname -s', { isolators: [{ name: 'os/linux/seccomp-remove-set', value: { set: ['uname'] } }] })));
+        assert.equal(killed.code, 128 + 31, 'an empty errno kills with SIGSYS');
+        const show = sh('grep ^Seccomp: /proc/self/status; uname -s; unshare -m true 2>&1; echo "unshare=$?"');
+        const def = await run(one(show));
+        assert.match(def.stdout, /^Seccomp:\s+2$/m);
+        assert.match(def.stdout, /^Linux$/m);
+        assert.match(def.stdout, /unshare=[1-9]/, 'unshare is outside the default whitelist');
+        const off = await run(one(show), ['--disable-seccomp']);
+        assert.match(off.stdout, /^Seccomp:\s+0$/m);
+        const retain = await run(
+          one(sh('grep ^Seccomp: /proc/self/status; uname -s', { isolators: [{ name: 'os/linux/seccomp-retain-set', value: { set: ['@rkt/default-whitelist'], errno: 'EPERM' } }] })),
+        );
+        assert.equal(retain.code, 0, retain.stderr);
+        assert.match(retain.stdout, /^Linux$/m);
+      });
+
+      it('sets no_new_privs and oom_score_adj; /proc/sys is read-only unless --disable-paths', async () => {
+        const app = sh('grep ^NoNewPrivs: /proc/self/status; cat /proc/self/oom_score_adj; grep -E " /proc/sys " /proc/self/mounts', {
+          isolators: [
+            { name: 'os/linux/no-new-privileges', value: true },
+            { name: 'os/linux/oom-score-adj', value: 345 },
+          ],
+        });
+        const r = await run(one(app));
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
+        assert.match(r.stdout, /^345$/m);
+        assert.match(r.stdout, / \/proc\/sys \w+ ro,/, '/proc/sys is read-only');
+        const open = await run(one(sh('grep -E " /proc/sys " /proc/self/mounts; true')), ['--disable-paths']);
+        assert.equal(open.code, 0, open.stderr);
+        assert.doesNotMatch(open.stdout, / \/proc\/sys \w+ ro,/);
+      });
+
+      it('enter gets the same namespaces, capabilities, seccomp, cgroups and uid as the app', async () => {
+        const host = fs.mkdtempSync(path.join(work, 'enter-'));
+        fs.chmodSync(host, 0o777);
+        const probe = 'grep -E "^(Uid|Gid|Groups|CapBnd|CapEff|CapPrm|NoNewPrivs|Seccomp):" /proc/self/status; for n in pid mnt net ipc uts; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup | grep -v "^0::" | sort';
+        const app = sh(`(${probe}) > /v/app; echo up; exec sleep 600`, {
+          user: 'user1',
+          group: 'grp1',
+          supplementaryGIDs: [3000],
+          mountPoints: [{ name: 'v', path: '/v' }],
+          isolators: [
+            { name: 'os/linux/capabilities-retain-set', value: { set: ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN'] } },
+            { name: 'os/linux/no-new-privileges', value: true },
+          ],
+        });
+        const pod = newPod({ apps: [{ name: 'app', app }], volumes: [{ name: 'v', kind: 'host', source: host }] });
+        const running = pod.start([...runArgs], opts.env ? { env: opts.env } : {});
+        await waitFor(() => running.stdout().includes('up') || (running.child.exitCode !== null ? assert.fail(running.stderr()) : false), 20000, 'app start');
+        const pid = await pod.enterPid();
+        const e = await pod.entrypoint('enter', [`--pid=${pid}`, '--appname=app', '--', '/bin/sh', '-c', probe]);
+        assert.equal(e.code, 0, e.stderr);
+        assert.equal(e.stdout, fs.readFileSync(path.join(host, 'app'), 'utf8'));
+        assert.match(e.stdout, /^Uid:\s+1000\s/m);
+        assert.match(e.stdout, /^Seccomp:\s+2$/m);
+        await pod.stop();
+        await withTimeout(running.done, 20000, 'pod exit');
       });
     }
 

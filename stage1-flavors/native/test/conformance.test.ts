@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { stage1Suite, type TestPod } from '@rkt/testkit';
 import { NativeStage1 } from '../src/index.js';
+import { ALL_CAPS, DEFAULT_CAPS } from '../src/common/caps.js';
 import { nativeLeftovers } from './helpers.js';
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-native-aci-'));
@@ -15,7 +16,14 @@ for (const runtime of (process.env.NATIVE_RUNTIMES?.split(',') ?? ['runc', 'crun
     title: `native (${runtime})`,
     runArgs: ['--net=host'],
     pidFile: 'ppid',
-    supports: { multiApp: true, statusFiles: true, readOnlyRootfs: true, eventHandlers: true, supervisorReady: true },
+    supports: {
+      multiApp: true,
+      statusFiles: true,
+      readOnlyRootfs: true,
+      eventHandlers: true,
+      supervisorReady: true,
+      isolation: { allCaps: ALL_CAPS, defaultCaps: DEFAULT_CAPS },
+    },
     leftovers: (pod: TestPod) => nativeLeftovers(pod.uuid, pod.dir),
   });
 }

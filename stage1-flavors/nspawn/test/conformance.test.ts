@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
 import { stage1Suite } from '@rkt/testkit';
-import { which } from '@rkt/stage1-native/common';
+import { ALL_CAPS, DEFAULT_CAPS, which } from '@rkt/stage1-native/common';
 import { NspawnStage1 } from '../src/index.js';
 import { nspawnLeftovers } from './helpers.js';
 
@@ -15,7 +15,14 @@ if (which('systemd-nspawn')) {
   stage1Suite('nspawn', () => new NspawnStage1().buildImage(out), {
     runArgs: ['--net=host'],
     pidFile: 'ppid',
-    supports: { multiApp: true, statusFiles: true, readOnlyRootfs: true, eventHandlers: true, supervisorReady: true },
+    supports: {
+      multiApp: true,
+      statusFiles: true,
+      readOnlyRootfs: true,
+      eventHandlers: true,
+      supervisorReady: true,
+      isolation: { allCaps: ALL_CAPS, defaultCaps: DEFAULT_CAPS },
+    },
     leftovers: (pod) => nspawnLeftovers(pod.uuid, pod.dir),
   });
 }

@@ -1,6 +1,6 @@
 /**
  * nspawn `enter`: `enter --pid=<supervisor pid> --appname=<app> -- cmd…`. util-linux nsenter joins
- * the supervisor's (the container PID 1's) mount, PID, network, IPC and UTS namespaces, and there
+ * the supervisor's (the container PID 1's) mount, PID, network, IPC, UTS and cgroup namespaces, and there
  * `rkt-appexec` runs the command with the app's own plan: its cgroups, chroot, capability
  * bounding set, seccomp filter, no_new_privs, user, groups, environment and working directory, as
  * the app itself got them (rkt CVE-2019-10144/10145/10147).
@@ -31,7 +31,7 @@ await main(async () => {
   if (!cmdline.startsWith('/rkt-supervisor\0run\0') || !same) {
     throw new Stage1Error(`process ${args.pid} is not the supervisor of this pod`);
   }
-  const argv = ['--target', String(args.pid), '--mount', '--pid', '--net', '--ipc', '--uts', '--root', '--', '/rkt-appexec', 'exec', app.plan, '--', ...args.command];
+  const argv = ['--target', String(args.pid), '--mount', '--pid', '--net', '--ipc', '--uts', '--cgroup', '--root', '--', '/rkt-appexec', 'exec', app.plan, '--', ...args.command];
   const child = spawn(requireTool('nsenter'), argv, { stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   return await new Promise<number>((resolve, reject) => {

@@ -38,6 +38,17 @@ import { podNetwork } from '../nspawn/network.js';
 import { cgroupBindDir, inContainer, stateFile, type NspawnState } from '../nspawn/state.js';
 
 const GRACE_SECONDS = 10;
+
+/**
+ * The devices an app may use (v1 devices cgroup), as runc's default list: mknod of anything, but
+ * read/write only the null, zero, full, random, urandom, tty, console, ptmx and pts nodes.
+ */
+const APP_DEVICES = ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
+
+function closeDevices(dir: string): void {
+  fs.writeFileSync(path.join(dir, 'devices.deny'), 'a');
+  for (const d of APP_DEVICES) fs.writeFileSync(path.join(dir, 'devices.allow'), d);
+}
 const SUPERVISOR = '/rkt-supervisor';
 const HELPER = '/rkt-appexec';
 
@@ -73,6 +84,9 @@ await main(async () => {
   const written = new PodCgroups(hierarchies, cgroupBase).applyPodLimits(podIso.settings);
   if (written.length) log.debug(`pod cgroup limits: ${written.join(', ')}`);
   const hostCaps = hostBoundingCaps(fs.readFileSync('/proc/self/status', 'utf8'));
+  const systemdBooted = fs.existsSync(systemdBootedMarker);
+  // Every hierarchy but cpuset (a new cpuset cgroup has no CPUs or memory nodes to run on).
+  const podHierarchies = hierarchies.filter((h) => !h.controllers.includes('cpuset'));
 
   const prepared = manifest.apps.map((rt) =>
     prepareApp(pod, manifest, rt, {
@@ -103,13 +117,22 @@ await main(async () => {
 
   prepared.forEach((p, index) => {
     const cid = `${index}-${p.name.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
-    // Per-app memory and CPU limits on the app's own cgroup below the pod's; the helper joins it.
+    // The app's own cgroup below the pod's in every v1 controller hierarchy (memory and CPU
+    // limits, a closed device list); the helper joins them, and so does enter. (On a pure cgroup2
+    // host nspawn's payload group would have to hold them: there apps share the pod's limits.)
     const appWritten = new PodCgroups(hierarchies, `${cgroupBase}/${cid}`).applyPodLimits(p.settings);
     if (appWritten.length) log.debug(`app "${p.name}" cgroup limits: ${appWritten.join(', ')}`);
     const cgroupProcs: string[] = [];
-    for (const h of hierarchies) {
-      if (!fs.existsSync(path.join(h.mountPoint, cgroupBase, cid))) continue;
+    for (const h of podHierarchies) {
       boundHierarchies.add(h.mountPoint);
+      if (h.controllers.includes('name=systemd') && !systemdBooted) {
+        // nspawn's `payload` group, where the apps already are: enter joins it too.
+        cgroupProcs.push(`${cgroupBindDir(h.mountPoint)}/payload/cgroup.procs`);
+      }
+      if (h.version !== 1 || !h.controllers.some((c) => !c.startsWith('name='))) continue;
+      const dir = path.join(h.mountPoint, cgroupBase, cid);
+      fs.mkdirSync(dir, { recursive: true });
+      if (h.controllers.includes('devices')) closeDevices(dir);
       cgroupProcs.push(`${cgroupBindDir(h.mountPoint)}/${cid}/cgroup.procs`);
     }
     // Mount points of the API file systems rkt-appexec binds (checked to be real directories).
@@ -157,7 +180,6 @@ await main(async () => {
   writeFileAtomic(path.join(etc, 'machine-id'), state.machineId + '\n', 0o444);
   const hostJournald = fs.existsSync(journaldSocket);
   if (hostJournald) fs.mkdirSync(path.join(pod.stage1Rootfs, 'var', 'log', 'journal', state.machineId), { recursive: true });
-  const systemdBooted = fs.existsSync(systemdBootedMarker);
   state.registered = systemdBooted;
 
   const syscallAllow = prepared.flatMap((p) =>
@@ -201,12 +223,13 @@ await main(async () => {
     // machined puts the pod in its scope; `subcgroup` is written before ppid (rkt.md §1.4).
     writeFileAtomic(pod.file('subcgroup'), `machine.slice/machine-${state.machine.replace(/-/g, '\\x2d')}.scope`, 0o640);
   } else {
-    // Without machined the whole pod (launcher, nspawn, the container) lives in
-    // `/rkt/<uuid>/stage1` of every hierarchy, where gc finds whatever is left. The launcher is
-    // the shell that runs this step and then execs `rkt-supervisor launch`.
-    for (const h of hierarchies) {
-      if (h.controllers.includes('cpuset')) continue; // a new cpuset cgroup has no CPUs to join
-      const dir = path.join(h.mountPoint, cgroupBase, 'stage1');
+    // Without machined the whole pod (launcher, nspawn, the container) lives in `/rkt/<uuid>` of
+    // every hierarchy, where gc finds whatever is left; nspawn adds its `payload` and
+    // `supervisor` groups below it in the systemd and cgroup2 hierarchies, and its cgroup
+    // namespace is rooted there, above the apps' groups. The launcher is the shell that runs this
+    // step and then execs `rkt-supervisor launch`.
+    for (const h of podHierarchies) {
+      const dir = path.join(h.mountPoint, cgroupBase);
       try {
         fs.mkdirSync(dir, { recursive: true });
         fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(process.ppid));

@@ -99,12 +99,13 @@ export function nspawnArgv(i: NspawnArgvInput): string[] {
 }
 
 /**
- * systemd-nspawn's own environment (rkt.md §1.6): no cgroup namespace games beyond nspawn's own,
- * the host IPC namespace for `--ipc=parent`, writable API file systems with
+ * systemd-nspawn's own environment (rkt.md §1.6): the host IPC namespace for `--ipc=parent`, writable API file systems with
  * `--insecure-options=paths`, no seccomp of nspawn's own with `--insecure-options=seccomp`, and
  * quiet logging unless debugging.
  */
 export function nspawnEnv(o: { ipcParent: boolean; disablePaths: boolean; disableSeccomp: boolean; debug: boolean }): string[] {
+  // nspawn's cgroup namespace stays (with SYSTEMD_NSPAWN_USE_CGNS=no, nspawn 252 mounts the
+  // hierarchies itself and fails on hybrid hosts without a net_prio link).
   const env = ['SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt'];
   if (o.ipcParent) env.push('SYSTEMD_NSPAWN_SHARE_NS_IPC=true');
   if (o.disablePaths) env.push('SYSTEMD_NSPAWN_API_VFS_WRITABLE=yes');
