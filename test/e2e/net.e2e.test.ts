@@ -7,7 +7,8 @@
  * Covered: the default network (ptp, masquerade) serving HTTP reachable by the pod's IP, through a
  * forwarded port on 127.0.0.1 and on another local address; stop tears it down; two pods on one
  * bridge (per-net CNI_ARGS IP=, DNS from the CNI result in /etc/resolv.conf) plus a macvlan net as
- * eth1 (its master is a veth: this kernel has no dummy links); default-restricted has no route
+ * eth1 (its master is a veth: this kernel has no dummy links); a .conflist chain through a plugin
+ * no rkt net plugin knows (tuning); default-restricted has no route
  * beyond its subnet while default does; bad configs and unknown nets fail before a pod exists;
  * kill -9 of a pod then its netns removed (a simulated reboot), and gc still releases the lease
  * and the iptables rules; at the end `ip netns`, the host links, iptables-save and the host-local
@@ -115,6 +116,11 @@ before(() => {
     JSON.stringify({ cniVersion: '1.0.0', name: 'br', type: 'bridge', bridge: BR, isGateway: true, ipMasq: false, ipam: { type: 'host-local', subnet: '10.88.0.0/24' }, dns: { nameservers: ['10.88.0.53'], search: ['pods.test'] } }),
   );
   writeFileSync(join(dirs.local, 'net.d', '20-mv.conflist'), JSON.stringify({ cniVersion: '0.4.0', name: 'mv', plugins: [{ type: 'macvlan', master: 'mvmaster', mode: 'bridge', ipam: { type: 'host-local', subnet: '10.89.0.0/24' } }] }));
+  // A chain with a plugin no rkt net plugin knows (tuning): any CNI plugin on the CNI path works.
+  writeFileSync(
+    join(dirs.local, 'net.d', '30-chained.conflist'),
+    JSON.stringify({ cniVersion: '1.0.0', name: 'chained', plugins: [{ type: 'ptp', ipMasq: false, ipam: { type: 'host-local', subnet: '10.87.0.0/24' } }, { type: 'tuning', mac: 'c2:b0:57:49:47:f1' }] }),
+  );
   buildAppAci(img('web'), { name: 'example.com/web', exec: ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/www'], ports: [{ name: 'http', protocol: 'tcp', port: 80 }], files: { 'www/index.html': 'hello from the pod\n' } });
   buildAppAci(img('client'), { name: 'example.com/client', exec: ['/bin/busybox', 'true'] });
   initial = snapshot();
@@ -186,6 +192,13 @@ test('two pods on one bridge reach each other (CNI_ARGS IP=, DNS from the CNI re
   await server.exited;
   // CNI DEL leaves the bridge device itself (host.md); remove it so the host is as before.
   spawnSync('ip', ['-n', HOST, 'link', 'del', BR]);
+});
+
+test('a .conflist chain with a third-party plugin (tuning sets the MAC from prevResult on)', { skip: !ROOT && 'needs root and CNI plugins' }, () => {
+  const r = rkt(...RUN, '--net=chained', img('client'), '--exec=/bin/busybox', '--', 'sh', '-c', '/bin/busybox ip -o link show eth0; /bin/busybox ip -4 -o addr show eth0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /link\/ether c2:b0:57:49:47:f1/);
+  assert.match(r.stdout, /inet 10\.87\.0\.\d+\/24/);
 });
 
 test('default-restricted has no route beyond its subnet; default routes out', { skip: !ROOT && 'needs root and CNI plugins' }, async () => {
