@@ -172,3 +172,12 @@ test('packagers: stage1.d makes nspawn the default flavor; --stage1-name then pi
   assert.equal(byName.status, 0, byName.stderr);
   assert.match(byName.stdout, /^\/rkt-supervisor\0run\0/);
 });
+
+test('nspawn: --interactive passes stdin through to the app (a pipe here, so no terminal)', { skip: !hasNspawn && 'systemd-nspawn is missing' }, () => {
+  const r = run(rktBin, ['run', ...dirs.args(), '--insecure-options=image', S1, '--net=host', '--interactive', img('ip'), '--exec=/bin/busybox', '--', 'sh', '-c', 'cat; tty || true'], {
+    env: dirs.env(),
+    input: 'hello through stdin\n',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'hello through stdin\nnot a tty\n');
+});

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isatty } from 'node:tty';
 import {
   PodCgroups,
   PodDir,
@@ -196,7 +197,8 @@ await main(async () => {
     syscallAllow,
     binds,
     hostJournald,
-    interactive: args.interactive,
+    // --interactive: stdin is passed through; nspawn gives the app a terminal only when stdin is one.
+    interactive: args.interactive && isatty(0),
     debug: args.debug,
     command: [SUPERVISOR, 'run', inContainer(pod.stage1Rootfs, confFile)],
   });
