@@ -53,7 +53,7 @@ export class NativeStage1 implements Stage1 {
           path: '/run',
           mode: 0o755,
           // Prepare in node, then become `rkt-supervisor launch` → unshare → supervisor (PID 1).
-          data: nodeEntryScript('native', 'run', mod('run'), 'exec "$d/rkt-supervisor" launch "$d/rkt/flavor-state/launch" ppid'),
+          data: nodeEntryScript('native', 'run', mod('run'), 'exec "$d/rkt-supervisor" launch "$d/rkt/flavor-state/launch" ppid "$d/rkt/flavor-state/cgroups"'),
         },
         { type: 'file', path: '/enter', mode: 0o755, data: nodeEntryScript('native', 'enter', mod('enter')) },
         { type: 'file', path: '/gc', mode: 0o755, data: nodeEntryScript('native', 'gc', mod('gc')) },

@@ -8,12 +8,15 @@
  * is done by util-linux `unshare`; this program only supervises.
  *
  * Modes:
- *   rkt-supervisor launch ARGV_FILE PPID_FILE
+ *   rkt-supervisor launch ARGV_FILE PPID_FILE [CGROUPS_FILE]
  *       Runs the NUL-separated argv in ARGV_FILE (`unshare … rkt-supervisor run CONF`) as its
  *       child, writes that child's pid to PPID_FILE (its single child is the supervisor), relays
  *       SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the supervisor (unshare blocks
  *       them) and exits with the child's status (128+signal when it was killed). It is the
- *       process stage0 started, so stage0's signal relay reaches the pod.
+ *       process stage0 started, so stage0's signal relay reaches the pod. Once the pod is gone it
+ *       removes the pod's (now empty) cgroup directories named, NUL-separated, in CGROUPS_FILE —
+ *       only directories on a cgroup file system, child cgroups first — so that an exited pod
+ *       holds no cgroups even if it is never garbage-collected (gc removes them otherwise).
  *   rkt-supervisor run CONF
  *       PID 1 of the pod. CONF is a sequence of NUL-terminated tokens:
  *         hostname NAME | lo | grace SECONDS | ready PATH | setup N ARGV… |
@@ -36,7 +39,9 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,7 +144,41 @@ static pid_t first_child(pid_t pid) {
     return (pid_t)atoi(buf);
 }
 
-static int cmd_launch(const char *argv_file, const char *ppid_file) {
+#define CGROUP_MAGIC 0x27e0eb
+#define CGROUP2_MAGIC 0x63677270
+
+/* rmdir a cgroup and its child cgroups (depth first); errors are ignored: gc retries. */
+static void rm_cgroup(const char *dir, int depth) {
+    if (depth > 16) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
+        rm_cgroup(p, depth + 1);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void remove_cgroups(const char *file) {
+    size_t len;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return; /* no list: nothing to do */
+    close(fd);
+    char *buf = slurp(file, &len);
+    for (char *p = buf; p < buf + len; p += strlen(p) + 1) {
+        struct statfs sf;
+        if (p[0] != '/' || statfs(p, &sf) < 0) continue;
+        if (sf.f_type != CGROUP_MAGIC && sf.f_type != CGROUP2_MAGIC) continue;
+        rm_cgroup(p, 0);
+    }
+    free(buf);
+}
+
+static int cmd_launch(const char *argv_file, const char *ppid_file, const char *cgroups_file) {
     size_t len;
     char *buf = slurp(argv_file, &len);
     int n = 0;
@@ -189,7 +228,10 @@ static int cmd_launch(const char *argv_file, const char *ppid_file) {
         if (sig == SIGCHLD) {
             int st;
             pid_t p = waitpid(pid, &st, WNOHANG);
-            if (p == pid) return decode(st);
+            if (p == pid) {
+                if (cgroups_file) remove_cgroups(cgroups_file);
+                return decode(st);
+            }
             continue;
         }
         pid_t sup = first_child(pid);
@@ -383,8 +425,8 @@ static int cmd_run(const char *conf) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 4 && !strcmp(argv[1], "launch")) return cmd_launch(argv[2], argv[3]);
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "launch")) return cmd_launch(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
     if (argc == 3 && !strcmp(argv[1], "run")) return cmd_run(argv[2]);
-    fprintf(stderr, "usage: rkt-supervisor launch ARGV_FILE PPID_FILE | run CONF\n");
+    fprintf(stderr, "usage: rkt-supervisor launch ARGV_FILE PPID_FILE [CGROUPS_FILE] | run CONF\n");
     return 254;
 }

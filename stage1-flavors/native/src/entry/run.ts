@@ -176,6 +176,8 @@ await main(async () => {
   if (netnsPath) launch.unshift(requireTool('nsenter'), `--net=${netnsPath}`, '--');
   launch.push('--', supervisor, 'run', confFile);
   writeFileAtomic(path.join(pod.flavorState, 'launch'), launch.map((t) => t + '\0').join(''), 0o600);
+  // The launcher removes these (empty) cgroups once the pod has exited; gc does it after a crash.
+  writeFileAtomic(path.join(pod.flavorState, 'cgroups'), podCg.dirs().map((t) => t + '\0').join(''), 0o600);
   writeFileAtomic(
     pod.file('runtime-config'),
     JSON.stringify({
