@@ -6,11 +6,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, rktBin, rktDirs, run } from '../lib/cli.js';
-import { buildAppAci } from './pods-lib.js';
+import { buildAppAci, startDetachedPod, waitForExitedState, type DetachedPod } from './pods-lib.js';
 
 const dirs = rktDirs('rkt-flavors-');
 const s1dir = join(dirs.base, 'stage1-images');
@@ -60,24 +60,17 @@ after(() => {
 const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...dirs.args(), '--insecure-options=image', ...args], { env: dirs.env() });
 const mountsOf = (uuid: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(uuid)).length;
 
-async function startSleeper(flavor: string): Promise<{ uuid: string; child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null }> }> {
+function startSleeper(flavor: string): Promise<DetachedPod> {
   const uuidFile = join(dirs.base, `${flavor}-${bg.length}.uuid`);
-  const child = spawn(rktBin, ['run', ...dirs.args(), '--insecure-options=image', `--stage1-from-dir=stage1-${flavor}.aci`, '--net=host', `--uuid-file-save=${uuidFile}`, img('sleeper')], {
+  return startDetachedPod({
+    bin: rktBin,
+    args: ['run', ...dirs.args(), '--insecure-options=image', `--stage1-from-dir=stage1-${flavor}.aci`, '--net=host', `--uuid-file-save=${uuidFile}`, img('sleeper')],
     env: dirs.env(),
-    stdio: 'ignore',
-    detached: true,
+    uuidFile,
+    bg,
+    ready: (uuid) =>
+      rkt('status', uuid).stdout.startsWith('state=running') && (existsSync(join(dirs.data, 'pods', 'run', uuid, 'pid')) || existsSync(join(dirs.data, 'pods', 'run', uuid, 'ppid'))),
   });
-  bg.push(child);
-  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  for (let i = 0; i < 400; i++) {
-    if (existsSync(uuidFile)) {
-      const uuid = readFileSync(uuidFile, 'utf8');
-      if (rkt('status', uuid).stdout.startsWith('state=running') && (existsSync(join(dirs.data, 'pods', 'run', uuid, 'pid')) || existsSync(join(dirs.data, 'pods', 'run', uuid, 'ppid'))))
-        return { uuid, child, exited };
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${flavor} pod did not start`);
 }
 
 for (const flavor of ['fly', 'native', 'nspawn']) {
@@ -121,12 +114,7 @@ for (const flavor of ['fly', 'native', 'nspawn']) {
     if (existsSync(join(pod, 'pgid'))) strays.push(Number(readFileSync(join(pod, 'pgid'), 'utf8')));
     process.kill(-child.pid!, 'SIGKILL');
     await exited;
-    let state = '';
-    for (let i = 0; i < 100 && !state.startsWith('state=exited'); i++) {
-      state = rkt('status', uuid).stdout;
-      if (!state.startsWith('state=exited')) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.match(state, /^state=exited\n/);
+    assert.match(await waitForExitedState(() => rkt('status', uuid).stdout), /^state=exited\n/);
     const gc = rkt('gc', '--grace-period=0s');
     assert.equal(gc.status, 0, gc.stderr);
     assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${uuid}"`));

@@ -9,8 +9,8 @@
  * `stop` signals the pid; `gc` appends the UUID to `<data>/stage1-gc.log`; `enter` chroots into
  * the app and runs the command.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appcArch } from '../lib/images.js';
@@ -214,4 +214,38 @@ export function layoutPod(
   }
   if (o.nets) writeFileSync(join(pod, 'net-info.json'), JSON.stringify(o.nets));
   return pod;
+}
+
+export interface DetachedPod {
+  uuid: string;
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+}
+
+/**
+ * Start `rkt run …` in its own process group (pushed on `bg` for cleanup) with
+ * `--uuid-file-save=<uuidFile>` among `args`, and wait (20 s) until `ready(uuid)` holds.
+ */
+export async function startDetachedPod(o: { bin: string; args: string[]; env: NodeJS.ProcessEnv; uuidFile: string; bg: ChildProcess[]; ready(uuid: string): boolean }): Promise<DetachedPod> {
+  const child = spawn(o.bin, o.args, { env: o.env, stdio: 'ignore', detached: true });
+  o.bg.push(child);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  for (let i = 0; i < 400; i++) {
+    if (existsSync(o.uuidFile)) {
+      const uuid = readFileSync(o.uuidFile, 'utf8');
+      if (o.ready(uuid)) return { uuid, child, exited };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`pod of ${o.args.join(' ')} did not start`);
+}
+
+/** Poll `rkt status` output until the pod is exited (10 s); returns the last output. */
+export async function waitForExitedState(status: () => string): Promise<string> {
+  let state = '';
+  for (let i = 0; i < 100 && !state.startsWith('state=exited'); i++) {
+    state = status();
+    if (!state.startsWith('state=exited')) await new Promise((r) => setTimeout(r, 100));
+  }
+  return state;
 }

@@ -9,11 +9,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, rktBin, rktDirs, run } from '../lib/cli.js';
-import { buildAppAci } from './pods-lib.js';
+import { buildAppAci, startDetachedPod, waitForExitedState, type DetachedPod } from './pods-lib.js';
 
 const hasNspawn = ['/usr/bin/systemd-nspawn', '/bin/systemd-nspawn'].some((p) => existsSync(p));
 const dirs = rktDirs('rkt-nspawn-');
@@ -77,25 +77,20 @@ function leftovers(uuid: string): string[] {
   return out;
 }
 
-async function startSleeper(): Promise<{ uuid: string; child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null }> }> {
+function startSleeper(): Promise<DetachedPod> {
   const uuidFile = join(dirs.base, `sleeper-${bg.length}.uuid`);
-  const child = spawn(rktBin, ['run', ...dirs.args(), '--insecure-options=image', S1, '--net=host', `--uuid-file-save=${uuidFile}`, img('sleeper'), '--user=1000', '--group=1000'], {
+  return startDetachedPod({
+    bin: rktBin,
+    args: ['run', ...dirs.args(), '--insecure-options=image', S1, '--net=host', `--uuid-file-save=${uuidFile}`, img('sleeper'), '--user=1000', '--group=1000'],
     env: dirs.env(),
-    stdio: 'ignore',
-    detached: true,
-  });
-  bg.push(child);
-  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  for (let i = 0; i < 400; i++) {
-    if (existsSync(uuidFile)) {
-      const uuid = readFileSync(uuidFile, 'utf8');
+    uuidFile,
+    bg,
+    // running once ppid is there and the supervisor has made rkt/supervisor-status -> ready
+    ready: (uuid) => {
       const pod = join(dirs.data, 'pods', 'run', uuid);
-      const ready = lstatSync(join(pod, 'stage1', 'rootfs', 'rkt', 'supervisor-status'), { throwIfNoEntry: false })?.isSymbolicLink();
-      if (existsSync(join(pod, 'ppid')) && ready) return { uuid, child, exited };
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('nspawn pod did not start');
+      return existsSync(join(pod, 'ppid')) && lstatSync(join(pod, 'stage1', 'rootfs', 'rkt', 'supervisor-status'), { throwIfNoEntry: false })?.isSymbolicLink() === true;
+    },
+  });
 }
 
 test('nspawn: a multi-app pod exits with the first failing app status; read-only host volume; statuses recorded', { skip: !hasNspawn && 'systemd-nspawn is missing' }, () => {
@@ -131,12 +126,7 @@ test('nspawn: kill -9 of rkt run and nspawn: the pod turns exited and gc leaves 
   const { uuid, child, exited } = await startSleeper();
   process.kill(-child.pid!, 'SIGKILL');
   await exited;
-  let state = '';
-  for (let i = 0; i < 100 && !state.startsWith('state=exited'); i++) {
-    state = rkt('status', uuid).stdout;
-    if (!state.startsWith('state=exited')) await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.match(state, /^state=exited\n/);
+  assert.match(await waitForExitedState(() => rkt('status', uuid).stdout), /^state=exited\n/);
   const gc = rkt('gc', '--grace-period=0s');
   assert.equal(gc.status, 0, gc.stderr);
   assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${uuid}"`));

@@ -84,6 +84,16 @@ describe('cgroups', () => {
     assert.equal(cgroupMode(v1), 'v1');
   });
 
+  it('lists each hierarchy once: later mounts of it (the recursive /sys bind of a fly pod) are copies', () => {
+    const copies = HYBRID.split('\n')
+      .filter((l) => / - cgroup2? /.test(l))
+      .map((l) => l.replace(' /sys/fs/cgroup', ' /var/lib/rkt/pods/run/x/stage1/rootfs/opt/stage2/a/rootfs/sys/fs/cgroup'))
+      .join('\n');
+    const h = hierarchiesFrom(parseMountInfo(HYBRID + '\n' + copies + '\n'));
+    assert.deepEqual(h, hierarchiesFrom(parseMountInfo(HYBRID)));
+    assert.ok(h.every((x) => x.mountPoint.startsWith('/sys/fs/cgroup')));
+  });
+
   it('pure v2: enables controllers down the path, writes memory.max, cpu.max and cpu.weight, then cleans up', async () => {
     const cfs = fakeCgroupFs();
     const root = path.join(tmp, 'cgroup');

@@ -47,7 +47,7 @@ extern char **environ;
 struct plan {
     char *root;
     int ro;
-    char *cgroups[16];
+    char *cgroups[64];
     int ncgroups;
     uid_t uid;
     gid_t gid;
@@ -125,7 +125,7 @@ static void read_plan(const char *file, struct plan *p) {
     for (char *t; (t = tok());) {
         if (!strcmp(t, "root")) p->root = need();
         else if (!strcmp(t, "ro")) p->ro = 1;
-        else if (!strcmp(t, "cgroup")) { if (p->ncgroups == 16) fail("too many cgroups", NULL); p->cgroups[p->ncgroups++] = need(); }
+        else if (!strcmp(t, "cgroup")) { if (p->ncgroups == 64) fail("too many cgroups", NULL); p->cgroups[p->ncgroups++] = need(); }
         else if (!strcmp(t, "uid")) p->uid = (uid_t)num();
         else if (!strcmp(t, "gid")) p->gid = (gid_t)num();
         else if (!strcmp(t, "groups")) {

@@ -38,17 +38,28 @@ export const realCgroupFs: CgroupFs = {
   listDirs: (p) => fs.readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
 };
 
+/**
+ * The cgroup hierarchies, once each: the first mount of a hierarchy in mount order is the host's
+ * own (e.g. /sys/fs/cgroup/memory); later mounts of the same hierarchy, such as the recursive
+ * /sys binds a fly pod makes in the host mount namespace, are copies and are skipped.
+ */
 export function hierarchiesFrom(infos: MountInfo[]): Hierarchy[] {
   const out: Hierarchy[] = [];
   const seen = new Set<string>();
+  const seenHierarchy = new Set<string>();
   for (const m of infos) {
     if (seen.has(m.mountPoint)) continue;
     if (m.fsType === 'cgroup2') {
       seen.add(m.mountPoint);
+      if (seenHierarchy.has('2')) continue;
+      seenHierarchy.add('2');
       out.push({ mountPoint: m.mountPoint, version: 2, controllers: [] });
     } else if (m.fsType === 'cgroup') {
       seen.add(m.mountPoint);
       const ctrls = m.superOptions.split(',').filter((o) => !['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'xattr', 'clone_children', 'nsdelegate'].includes(o) && !o.startsWith('release_agent='));
+      const key = '1:' + [...ctrls].sort().join(',');
+      if (seenHierarchy.has(key)) continue;
+      seenHierarchy.add(key);
       out.push({ mountPoint: m.mountPoint, version: 1, controllers: ctrls });
     }
   }
