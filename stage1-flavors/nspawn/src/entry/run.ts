@@ -17,6 +17,7 @@ import { isatty } from 'node:tty';
 import {
   PodCgroups,
   PodDir,
+  cgroupMode,
   Stage1Error,
   hostBoundingCaps,
   hostHierarchies,
@@ -121,19 +122,27 @@ await main(async () => {
     // The app's own cgroup below the pod's in every v1 controller hierarchy (memory and CPU
     // limits, a closed device list); the helper joins them, and so does enter. (On a pure cgroup2
     // host nspawn's payload group would have to hold them: there apps share the pod's limits.)
-    const appWritten = new PodCgroups(hierarchies, `${cgroupBase}/${cid}`).applyPodLimits(p.settings);
-    if (appWritten.length) log.debug(`app "${p.name}" cgroup limits: ${appWritten.join(', ')}`);
+    const { memoryLimitBytes, cpuMilli, cpuShares } = p.settings;
+    if (cgroupMode(hierarchies) === 'v2') {
+      if (memoryLimitBytes !== undefined || cpuMilli !== undefined || cpuShares !== undefined) {
+        log.warn(`app "${p.name}": per-app memory and CPU isolators are not applied on a cgroup2-only host by the nspawn stage1 (pod isolators are)`);
+      }
+    } else {
+      const appWritten = new PodCgroups(hierarchies, `${cgroupBase}/${cid}`).applyPodLimits(p.settings);
+      if (appWritten.length) log.debug(`app "${p.name}" cgroup limits: ${appWritten.join(', ')}`);
+    }
     const cgroupProcs: string[] = [];
     for (const h of podHierarchies) {
-      boundHierarchies.add(h.mountPoint);
       if (h.controllers.includes('name=systemd') && !systemdBooted) {
         // nspawn's `payload` group, where the apps already are: enter joins it too.
+        boundHierarchies.add(h.mountPoint);
         cgroupProcs.push(`${cgroupBindDir(h.mountPoint)}/payload/cgroup.procs`);
       }
       if (h.version !== 1 || !h.controllers.some((c) => !c.startsWith('name='))) continue;
       const dir = path.join(h.mountPoint, cgroupBase, cid);
       fs.mkdirSync(dir, { recursive: true });
       if (h.controllers.includes('devices')) closeDevices(dir);
+      boundHierarchies.add(h.mountPoint);
       cgroupProcs.push(`${cgroupBindDir(h.mountPoint)}/${cid}/cgroup.procs`);
     }
     // Mount points of the API file systems rkt-appexec binds (checked to be real directories).
@@ -159,6 +168,7 @@ await main(async () => {
     apps.push(entry);
   });
   for (const mp of boundHierarchies) {
+    fs.mkdirSync(path.join(mp, cgroupBase), { recursive: true });
     binds.push({ source: path.join(mp, cgroupBase), target: cgroupBindDir(mp), readOnly: false, recursive: false });
     fs.mkdirSync(path.join(pod.stage1Rootfs, cgroupBindDir(mp)), { recursive: true });
   }
