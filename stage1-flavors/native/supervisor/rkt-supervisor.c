@@ -83,40 +83,10 @@ static void die(const char *what) {
     exit(254);
 }
 
-static char *slurp(const char *path, size_t *len) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die(path);
-    struct stat st;
-    if (fstat(fd, &st) < 0) die("fstat");
-    if (st.st_size > (1 << 24)) { errno = EFBIG; die(path); }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf) die("malloc");
-    size_t off = 0;
-    while (off < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-        if (r < 0) { if (errno == EINTR) continue; die("read"); }
-        if (r == 0) break;
-        off += (size_t)r;
-    }
-    buf[off] = 0;
-    close(fd);
-    *len = off;
-    return buf;
-}
+#define TOKENS_WHO "supervisor"
+#define TOKENS_WHAT "configuration"
+#include "nul-tokens.h"
 
-/* Tokenizer over a NUL-separated buffer. */
-static char *tb, *te;
-static char *tok(void) {
-    if (tb >= te) return NULL;
-    char *t = tb;
-    tb += strlen(tb) + 1;
-    return t;
-}
-static char *need(void) {
-    char *t = tok();
-    if (!t) { fprintf(stderr, "stage1: supervisor: truncated configuration\n"); exit(254); }
-    return t;
-}
 static char **argv_tok(void) {
     long n = strtol(need(), NULL, 10);
     if (n <= 0 || n > 4096) { fprintf(stderr, "stage1: supervisor: bad argv length\n"); exit(254); }

@@ -75,18 +75,10 @@ static void fail(const char *msg, const char *arg) {
     exit(254);
 }
 
-static char *tb, *te;
-static char *tok(void) {
-    if (tb >= te) return NULL;
-    char *t = tb;
-    tb += strlen(tb) + 1;
-    return t;
-}
-static char *need(void) {
-    char *t = tok();
-    if (!t) fail("truncated plan", NULL);
-    return t;
-}
+#define TOKENS_WHO "rkt-appexec"
+#define TOKENS_WHAT "plan"
+#include "nul-tokens.h" /* slurp, tok, need: from stage1-flavors/native/supervisor */
+
 static long num(void) {
     char *e, *t = need();
     errno = 0;
@@ -105,22 +97,9 @@ static char **vec(int *count) {
 }
 
 static void read_plan(const char *file, struct plan *p) {
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die(file);
-    struct stat st;
-    if (fstat(fd, &st) < 0) die("fstat");
-    if (st.st_size > (1 << 24)) fail("plan too large: ", file);
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf) die("malloc");
-    size_t off = 0;
-    while (off < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-        if (r < 0) { if (errno == EINTR) continue; die("read plan"); }
-        if (r == 0) break;
-        off += (size_t)r;
-    }
-    close(fd);
-    tb = buf; te = buf + off;
+    size_t len;
+    char *buf = slurp(file, &len);
+    tb = buf; te = buf + len;
     memset(p, 0, sizeof *p);
     for (char *t; (t = tok());) {
         if (!strcmp(t, "root")) p->root = need();

@@ -28,12 +28,16 @@ export function syscallTableHeader(names: readonly string[] = LINUX_SYSCALLS): s
   return `static const struct { const char *n; int nr; } SYSCALLS[] = {\n${rows.join('\n')}\n  { "", -1 },\n};\n`;
 }
 
-/** Compile the per-app helper (rkt-appexec) statically. */
+/** The installed @rkt/stage1-native package (vendored into the image; its C headers). */
+const nativeRoot = () => path.dirname(createRequire(import.meta.url).resolve(`${NATIVE}/package.json`));
+
+/** Compile the per-app helper (rkt-appexec) statically, with the supervisor's token reader. */
 export function compileAppHelper(outFile: string, cc = 'gcc'): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-appexec-'));
   try {
     fs.writeFileSync(path.join(dir, 'syscall-table.h'), syscallTableHeader());
-    compileStatic(path.join(PACKAGE_ROOT, 'helper', 'rkt-appexec.c'), outFile, cc, ['-I', dir]);
+    const include = ['-I', dir, '-I', path.join(nativeRoot(), 'supervisor')];
+    compileStatic(path.join(PACKAGE_ROOT, 'helper', 'rkt-appexec.c'), outFile, cc, include);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -52,8 +56,6 @@ export class NspawnStage1 implements Stage1 {
       const helper = path.join(tmp, 'rkt-appexec');
       compileSupervisor(sup, this.opts.cc);
       compileAppHelper(helper, this.opts.cc);
-      // The shared stage1 library is vendored next to the flavor, where node's resolution finds it.
-      const nativeRoot = path.dirname(createRequire(import.meta.url).resolve(`${NATIVE}/package.json`));
       const mod = (n: string) => vendoredPath(PKG, `dist/entry/${n}.js`);
       const entries: RootfsEntry[] = [
         {
@@ -85,7 +87,8 @@ export class NspawnStage1 implements Stage1 {
           entries,
           vendor: [
             { name: PKG, root: PACKAGE_ROOT },
-            { name: NATIVE, root: nativeRoot },
+            // The shared stage1 library, next to the flavor, where node's resolution finds it.
+            { name: NATIVE, root: nativeRoot() },
           ],
         },
         outDir,
