@@ -130,6 +130,7 @@ export interface AppImageOptions {
   workingDirectory?: string;
   mountPoints?: Array<{ name: string; path: string; readOnly?: boolean }>;
   ports?: Array<{ name: string; protocol: string; port: number }>;
+  isolators?: Array<{ name: string; value: unknown }>;
   noApp?: boolean;
   labels?: Record<string, string>;
   files?: Record<string, string>;
@@ -166,6 +167,7 @@ export function buildAppAci(outFile: string, o: AppImageOptions): void {
         ...(o.workingDirectory ? { workingDirectory: o.workingDirectory } : {}),
         ...(o.mountPoints ? { mountPoints: o.mountPoints } : {}),
         ...(o.ports ? { ports: o.ports } : {}),
+        ...(o.isolators ? { isolators: o.isolators } : {}),
       };
     writeFileSync(join(work, 'manifest'), JSON.stringify(manifest));
     execFileSync('tar', ['-C', work, '-cf', outFile, 'manifest', 'rootfs']);

@@ -13,7 +13,7 @@ import type { RunArgs } from './args.js';
 import { boundingSet } from './caps.js';
 import { dnsBinds, type FileBind } from './dns.js';
 import { appEnvironment, type EnvOptions } from './env.js';
-import { runtimeSettings } from './isolators.js';
+import { runtimeSettings, type ExternalSettings } from './isolators.js';
 import { Stage1Error, type Logger } from './log.js';
 import { effectiveApp, formatEnvFile, writeFileAtomic, type PodDir } from './pod.js';
 import { checkWorkingDir, mkdirInRoot, resolveInRoot, resolveUserGroup, touchInRoot, type ResolvedUser } from './rootfs.js';
@@ -72,7 +72,7 @@ export function prepareApp(pod: PodDir, manifest: PodManifest, rt: RuntimeApp, o
   const cwd = app.workingDirectory ?? '/';
   checkWorkingDir(rootfs, cwd, mounts.map((m) => m.target), name);
 
-  const iso = runtimeSettings(app.isolators);
+  const iso = runtimeSettings(app.isolators, [], stage0IsolatorSettings(pod, name));
   for (const n of iso.ignored) o.log.warn(`app "${name}": ignoring unknown isolator ${n}`);
   if (iso.settings.unixSysctl) o.log.warn(`app "${name}": os/unix/sysctl is not supported by the ${o.flavor} stage1, ignored`);
   let capabilities: string[];
@@ -122,4 +122,35 @@ export function pickApp<T extends { name: string }>(apps: readonly T[], name: st
   const app = apps.find((a) => a.name === name);
   if (!app) throw new Stage1Error(`app "${name}" not found in the pod`);
   return app;
+}
+
+/**
+ * What stage0's Isolator contributions computed for an app (`$pod/isolator-settings.json`, see
+ * the CLI's pods/isolators.ts); undefined without the file (an older stage0, or no isolators).
+ */
+interface IsolatorSettingsFile {
+  apps?: Record<string, { settings?: AppRuntimeSettings; handled?: unknown }>;
+  pod?: { handled?: unknown };
+}
+
+function readIsolatorSettings(pod: PodDir): IsolatorSettingsFile | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(pod.file('isolator-settings.json'), 'utf8')) as IsolatorSettingsFile;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** Pod-level isolator names stage0's contributions applied (not to be reported as unknown). */
+export function stage0PodIsolators(pod: PodDir): string[] {
+  return strings(readIsolatorSettings(pod)?.pod?.handled);
+}
+
+export function stage0IsolatorSettings(pod: PodDir, app: string): ExternalSettings | undefined {
+  const a = readIsolatorSettings(pod)?.apps?.[app];
+  if (!a || typeof a.settings !== 'object' || a.settings === null || !Array.isArray(a.handled)) return undefined;
+  return { settings: a.settings, handled: strings(a.handled) };
 }

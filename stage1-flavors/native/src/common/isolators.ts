@@ -115,6 +115,30 @@ export const BUILTIN_ISOLATORS: readonly Isolator[] = [
   }),
 ];
 
+/** All the built-in isolators as one `Isolator` (the `rkt.isolator.v1` / `appc` contribution). */
+export const appcIsolator: Isolator = {
+  names: BUILTIN_ISOLATORS.flatMap((i) => i.names),
+  validate(iso, where) {
+    const h = BUILTIN_ISOLATORS.find((x) => x.names.includes(iso.name));
+    if (!h) throw new IsolatorError(`${where}: not an appc standard isolator`);
+    h.validate(iso, where);
+  },
+  apply(iso, settings) {
+    const h = BUILTIN_ISOLATORS.find((x) => x.names.includes(iso.name));
+    if (!h) throw new IsolatorError(`${iso.name}: not an appc standard isolator`);
+    h.apply(iso, settings);
+  },
+};
+
+/**
+ * Settings computed by stage0's Isolator contributions (`$pod/isolator-settings.json`): the
+ * isolators they handled are not interpreted again, and their settings are the starting point.
+ */
+export interface ExternalSettings {
+  settings: AppRuntimeSettings;
+  handled: readonly string[];
+}
+
 export interface SettingsResult {
   settings: AppRuntimeSettings;
   /** Names of isolators nobody handles (to be reported). */
@@ -125,11 +149,13 @@ export interface SettingsResult {
 export function runtimeSettings(
   isolators: readonly AppcIsolator[] | undefined,
   extra: readonly Isolator[] = [],
+  external?: ExternalSettings,
 ): SettingsResult {
-  const settings: AppRuntimeSettings = {};
+  const settings: AppRuntimeSettings = external ? structuredClone(external.settings) : {};
   const ignored: string[] = [];
   const all = [...extra, ...BUILTIN_ISOLATORS];
   for (const iso of isolators ?? []) {
+    if (external?.handled.includes(iso.name)) continue;
     const h = all.find((x) => x.names.includes(iso.name));
     if (!h) {
       ignored.push(iso.name);

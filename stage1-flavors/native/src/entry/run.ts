@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
-import { prepareApp } from '../common/app.js';
+import { prepareApp, stage0PodIsolators } from '../common/app.js';
 import { parseRunArgs } from '../common/args.js';
 import { hostBoundingCaps } from '../common/caps.js';
 import { PodCgroups, hostHierarchies, hybridUnifiedMount } from '../common/cgroups.js';
@@ -79,7 +79,7 @@ await main(async () => {
   const hierarchies = hostHierarchies();
   const cgroupBase = `/rkt/${args.uuid}`;
   const podCg = new PodCgroups(hierarchies, cgroupBase);
-  const podIso = runtimeSettings(manifest.isolators);
+  const podIso = runtimeSettings(manifest.isolators?.filter((i) => !stage0PodIsolators(pod).includes(i.name)));
   for (const n of podIso.ignored) log.warn(`ignoring unknown pod isolator ${n}`);
   const written = podCg.applyPodLimits(podIso.settings);
   if (written.length) log.debug(`pod cgroup limits: ${written.join(', ')}`);

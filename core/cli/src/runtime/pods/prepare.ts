@@ -33,6 +33,7 @@ import { Pod, PodFiles } from './pod.js';
 import { openKeyLock } from './lock.js';
 import { overlayUnsupportedReason, unmountAll } from './mounts.js';
 import { prepareTrees, setupForRun, writeDnsFiles, mkdirp } from './render.js';
+import { ISOLATOR_SETTINGS_FILE, planIsolators } from './isolators.js';
 import { entrypointPath, Entrypoint, readStage1Manifest, runEntrypointArgs, selectStage1, spawnStage1Run, type Stage1Flags } from './stage1.js';
 import { writeUuidFile } from './uuid.js';
 
@@ -131,6 +132,7 @@ export async function preparePod(engine: Engine, req: PrepareRequest): Promise<P
   let manifestJson: string;
   let manifest: PodManifest;
   let appImages: Array<{ name: string; imageId: string }>;
+  const imageManifests = new Map<string, ImageManifest>();
   if (req.podManifestPath) {
     let bytes: Buffer;
     try {
@@ -153,6 +155,7 @@ export async function preparePod(engine: Engine, req: PrepareRequest): Promise<P
       if (id !== ra.image.id) throw invalidArgument(`--pod-manifest: app ${JSON.stringify(ra.name)}: image id must be the full ${id}`);
       const im = await store.images.manifest(id);
       checkOsArch(im, id);
+      imageManifests.set(id, im);
       if (names.has(ra.name)) throw invalidArgument(`--pod-manifest: multiple apps with same name ${ra.name}`);
       names.add(ra.name);
       if (!ra.app && !im.app) throw invalidArgument(`--pod-manifest: app ${JSON.stringify(ra.name)}: no app section in the pod manifest or the image manifest`);
@@ -161,6 +164,7 @@ export async function preparePod(engine: Engine, req: PrepareRequest): Promise<P
     checkPorts(manifest);
   } else {
     const resolved = await resolveImages(svc, store, req);
+    for (const r of resolved) imageManifests.set(r.imageId, r.manifest);
     const inherited = req.inheritEnv ? Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string') : undefined;
     const gen = generatePodManifest({
       apps: resolved,
@@ -178,6 +182,9 @@ export async function preparePod(engine: Engine, req: PrepareRequest): Promise<P
     manifestJson = gen.json;
     appImages = manifest.apps.map((a) => ({ name: a.name, imageId: a.image.id }));
   }
+
+  // Isolators: checked by the Isolator contributions before the pod exists (pods/isolators.ts).
+  const isolatorSettings = await planIsolators(engine.host, manifest, imageManifests, req.log);
 
   const stage1 = await selectStage1(req.stage1, {
     store,
@@ -214,6 +221,7 @@ export async function preparePod(engine: Engine, req: PrepareRequest): Promise<P
     prepareTrees(dir, { stage1: stage1Tree, apps: appTrees }, { overlay, ...(privateUsersShift ? { privateUsersShift } : {}) });
     closeSync(openSync(join(dir, PodFiles.manifestLock), 'a', 0o600));
     writeFileSync(join(dir, PodFiles.manifest), manifestJson, { mode: 0o640 });
+    if (isolatorSettings) writeFileSync(join(dir, ISOLATOR_SETTINGS_FILE), JSON.stringify(isolatorSettings), { mode: 0o640 });
     closeSync(openSync(join(dir, PodFiles.created), 'a', 0o640));
     if (overlay) closeSync(openSync(join(dir, PodFiles.overlayPrepared), 'a', 0o640));
     if (privateUsersShift) writeFileSync(join(dir, PodFiles.privateUsersPrepared), `${privateUsersShift}:65536`, { mode: 0o640 });
