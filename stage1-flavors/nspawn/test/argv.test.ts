@@ -7,11 +7,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as api from '@rkt/api';
 import type { ActivationContext } from '@rkt/api';
-import { ociSeccomp, type PreparedApp } from '@rkt/stage1-native/common';
+import { PodDir, ociSeccomp, type PreparedApp } from '@rkt/stage1-native/common';
 import contribution from '../src/contribution.js';
 import { HELPER_CAPS, NSPAWN_DEFAULT_CAPS, containerCaps, escapeBindPath, nspawnArgv, nspawnEnv, type NspawnArgvInput } from '../src/nspawn/argv.js';
+import { podNetwork } from '../src/nspawn/network.js';
 import { planTokens, seccompTokens } from '../src/nspawn/plan.js';
 import { syscallTableHeader } from '../src/stage1.js';
 
@@ -101,6 +104,26 @@ describe('nspawn argv', () => {
     assert.ok(c.drop.includes('CAP_SYS_BOOT') && c.drop.includes('CAP_SYS_PTRACE'));
     assert.ok(!c.drop.includes('CAP_CHOWN'));
     for (const d of c.drop) assert.ok(NSPAWN_DEFAULT_CAPS.includes(d));
+  });
+});
+
+describe('pod network', () => {
+  it('host and none as asked; a contained net needs the netns stage0 recorded in $pod/netns', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-nspawn-net-'));
+    try {
+      const pod = new PodDir(dir);
+      assert.deepEqual(podNetwork(pod, ['host']), { mode: 'host' });
+      assert.deepEqual(podNetwork(pod, ['none']), { mode: 'none' });
+      assert.throws(() => podNetwork(pod, ['default']), /failed to setup network: --net=default needs a network namespace prepared by stage0/);
+      const ns = path.join(dir, 'fake-netns');
+      fs.writeFileSync(ns, '');
+      fs.writeFileSync(path.join(dir, 'netns'), ns + '\n');
+      assert.deepEqual(podNetwork(pod, ['default', 'other']), { mode: 'netns', path: ns });
+      fs.writeFileSync(path.join(dir, 'netns'), path.join(dir, 'gone') + '\n');
+      assert.throws(() => podNetwork(pod, ['default']), /failed to setup network/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
