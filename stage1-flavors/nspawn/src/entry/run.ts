@@ -32,6 +32,7 @@ import {
   requireTool,
   resolveInRoot,
   runtimeSettings,
+  stage0PodIsolators,
   writeFileAtomic,
 } from '@rkt/stage1-native/common';
 import { containerCaps, journaldSocket, machineName, nspawnArgv, nspawnEnv, systemdBootedMarker, type NspawnBind } from '../nspawn/argv.js';
@@ -81,7 +82,8 @@ await main(async () => {
 
   const hierarchies = hostHierarchies();
   const cgroupBase = `/rkt/${args.uuid}`;
-  const podIso = runtimeSettings(manifest.isolators);
+  // Pod isolators a stage0 Isolator contribution already applied are not reported as unknown.
+  const podIso = runtimeSettings(manifest.isolators?.filter((i) => !stage0PodIsolators(pod).includes(i.name)));
   for (const n of podIso.ignored) log.warn(`ignoring unknown pod isolator ${n}`);
   const written = new PodCgroups(hierarchies, cgroupBase).applyPodLimits(podIso.settings);
   if (written.length) log.debug(`pod cgroup limits: ${written.join(', ')}`);
