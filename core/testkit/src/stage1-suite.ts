@@ -726,6 +726,28 @@ export function stage1Suite(flavorName: string, build: () => Promise<string>, op
         assert.doesNotMatch(open.stdout, / \/proc\/sys \w+ ro,/);
       });
 
+      it('mounts volumes nosuid and nodev (read-only as asked) and the DNS files also noexec', async () => {
+        const host = fs.mkdtempSync(path.join(work, 'vol-'));
+        const app = sh('grep -E " /(v|ro|etc/hosts) " /proc/self/mounts', { mountPoints: [{ name: 'v', path: '/v' }, { name: 'ro', path: '/ro', readOnly: true }] });
+        const pod = newPod({
+          apps: [{ name: 'app', app }],
+          volumes: [
+            { name: 'v', kind: 'host', source: host },
+            { name: 'ro', kind: 'empty' },
+          ],
+        });
+        const r = await run(pod);
+        assert.equal(r.code, 0, r.stderr);
+        const opts = (target: string) => r.stdout.split('\n').find((l) => l.split(' ')[1] === target)?.split(' ')[3]?.split(',') ?? [];
+        for (const [target, ro] of [['/v', false], ['/ro', true]] as const) {
+          const o = opts(target);
+          assert.ok(o.includes('nosuid') && o.includes('nodev'), `${target}: ${o.join(',')}`);
+          assert.equal(o.includes('ro'), ro, `${target}: ${o.join(',')}`);
+        }
+        const hosts = opts('/etc/hosts');
+        assert.ok(hosts.includes('noexec') && hosts.includes('nosuid') && hosts.includes('ro'), `/etc/hosts: ${hosts.join(',')}`);
+      });
+
       it('enter gets the same namespaces, capabilities, seccomp, cgroups and uid as the app', async () => {
         const host = fs.mkdtempSync(path.join(work, 'enter-'));
         fs.chmodSync(host, 0o777);

@@ -8,9 +8,10 @@
  * Static, so it depends on nothing inside the pod.
  *
  *   rkt-appexec prepare PLAN       once per app, before any app runs (a supervisor setup command):
- *                                  the app's API file systems (recursive binds of the container's
- *                                  /proc, /sys and /dev, so nspawn's read-only and masked paths
- *                                  carry over) and, if asked, its read-only root.
+ *                                  its read-only root if asked, nosuid/nodev on nspawn's binds of
+ *                                  its volumes and DNS files, and its API file systems (recursive
+ *                                  binds of the container's /proc, /sys and /dev, so nspawn's
+ *                                  read-only and masked paths carry over).
  *   rkt-appexec exec PLAN [-- ARGV…]
  *                                  joins the app's cgroups, chroots into the app rootfs, drops the
  *                                  capability bounding set, installs the seccomp filter, sets
@@ -18,7 +19,7 @@
  *                                  environment, then execs the app (or ARGV: event handlers, enter).
  *
  * PLAN is a sequence of NUL-terminated tokens written by the nspawn run entrypoint:
- *   root PATH | ro | cgroup FILE | uid N | gid N | groups N GID… | caps N NAME… | nnp |
+ *   root PATH | ro | remount PATH ro|rw noexec|exec | cgroup FILE | uid N | gid N | groups N GID… | caps N NAME… | nnp |
  *   seccomp allow|deny ERRNO N NAME… (ERRNO 0: kill the process) | cwd PATH | env N K=V… |
  *   oom N | exec N ARGV…
  */
@@ -44,9 +45,16 @@
 
 extern char **environ;
 
+struct remount {
+    char *path;
+    int ro, noexec;
+};
+
 struct plan {
     char *root;
     int ro;
+    struct remount remounts[128];
+    int nremounts;
     char *cgroups[64];
     int ncgroups;
     uid_t uid;
@@ -104,6 +112,13 @@ static void read_plan(const char *file, struct plan *p) {
     for (char *t; (t = tok());) {
         if (!strcmp(t, "root")) p->root = need();
         else if (!strcmp(t, "ro")) p->ro = 1;
+        else if (!strcmp(t, "remount")) {
+            if (p->nremounts == 128) fail("too many binds", NULL);
+            struct remount *r = &p->remounts[p->nremounts++];
+            r->path = need();
+            r->ro = !strcmp(need(), "ro");
+            r->noexec = !strcmp(need(), "noexec");
+        }
         else if (!strcmp(t, "cgroup")) { if (p->ncgroups == 64) fail("too many cgroups", NULL); p->cgroups[p->ncgroups++] = need(); }
         else if (!strcmp(t, "uid")) p->uid = (uid_t)num();
         else if (!strcmp(t, "gid")) p->gid = (gid_t)num();
@@ -145,6 +160,12 @@ static int cmd_prepare(struct plan *p) {
          * read-only; volumes (nspawn's binds below it) keep their own flags. */
         if (mount(p->root, p->root, NULL, MS_BIND | MS_REC, NULL) < 0) die(p->root);
         if (mount(NULL, p->root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) die("remount read-only");
+    }
+    /* nspawn's binds of volumes and DNS files: nosuid and nodev (noexec for files), as native. */
+    for (int i = 0; i < p->nremounts; i++) {
+        struct remount *r = &p->remounts[i];
+        unsigned long fl = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (r->ro ? MS_RDONLY : 0) | (r->noexec ? MS_NOEXEC : 0);
+        if (mount(NULL, r->path, NULL, fl, NULL) < 0) die(r->path);
     }
     bind_api(p->root, "/proc");
     bind_api(p->root, "/sys");

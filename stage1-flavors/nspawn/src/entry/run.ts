@@ -150,16 +150,19 @@ await main(async () => {
     // Mount points of the API file systems rkt-appexec binds (checked to be real directories).
     for (const api of ['/proc', '/sys', '/dev']) mkdirInRoot(p.rootfs, api);
     // Volumes and DNS files: bound by nspawn straight onto their (already resolved) targets.
+    const remounts: { path: string; readOnly: boolean; noexec: boolean }[] = [];
     for (const m of p.mounts) {
       const target = inContainer(pod.stage1Rootfs, resolveInRoot(p.rootfs, m.target).hostPath);
       binds.push({ source: m.source, target, readOnly: m.readOnly, recursive: m.recursive });
+      remounts.push({ path: target, readOnly: m.readOnly, noexec: false });
     }
     for (const b of p.fileBinds) {
       const target = inContainer(pod.stage1Rootfs, resolveInRoot(p.rootfs, b.target).hostPath);
       binds.push({ source: b.source, target, readOnly: b.readOnly, recursive: false });
+      remounts.push({ path: target, readOnly: b.readOnly, noexec: true });
     }
     const planHost = path.join(plans, `${cid}.plan`);
-    writeFileAtomic(planHost, encodeTokens(planTokens(p, { root: inContainer(pod.stage1Rootfs, p.rootfs), cgroupProcs })), 0o600);
+    writeFileAtomic(planHost, encodeTokens(planTokens(p, { root: inContainer(pod.stage1Rootfs, p.rootfs), cgroupProcs, remounts })), 0o600);
     const plan = inContainer(pod.stage1Rootfs, planHost);
     state.apps.push({ name: p.name, plan });
     const pre = p.app.eventHandlers?.find((h) => h.name === 'pre-start')?.exec;

@@ -1,6 +1,6 @@
 /**
  * The plan of one app for the static helper `rkt-appexec` (helper/rkt-appexec.c): NUL-terminated
- * tokens saying which rootfs to chroot into, which cgroups to join, the credentials, capability
+ * tokens saying which rootfs to chroot into, which binds to remount nosuid/nodev, which cgroups to join, the credentials, capability
  * bounding set, no_new_privs, seccomp filter, working directory, environment and command.
  */
 import type { OciSeccomp, PreparedApp } from '@rkt/stage1-native/common';
@@ -10,6 +10,11 @@ export interface PlanInput {
   root: string;
   /** `cgroup.procs` files (in-container paths) the app joins. */
   cgroupProcs: string[];
+  /**
+   * nspawn's binds inside the app rootfs (in-container paths), remounted by `prepare` nosuid and
+   * nodev (and noexec for files such as /etc/hosts), read-only as bound.
+   */
+  remounts?: { path: string; readOnly: boolean; noexec: boolean }[];
 }
 
 /** The seccomp tokens for an OCI-style filter: `seccomp allow|deny ERRNO N NAME…` (0: kill). */
@@ -26,6 +31,7 @@ export function seccompTokens(s: OciSeccomp | undefined): string[] {
 export function planTokens(app: PreparedApp, i: PlanInput): string[] {
   const t: string[] = ['root', i.root];
   if (app.readOnlyRootfs) t.push('ro');
+  for (const r of i.remounts ?? []) t.push('remount', r.path, r.readOnly ? 'ro' : 'rw', r.noexec ? 'noexec' : 'exec');
   for (const c of i.cgroupProcs) t.push('cgroup', c);
   const groups = app.app.supplementaryGIDs ?? [];
   t.push('uid', String(app.user.uid), 'gid', String(app.user.gid), 'groups', String(groups.length), ...groups.map(String));
