@@ -160,6 +160,18 @@ describe('rkt-appexec plan', () => {
     ]);
   });
 
+  it('lists the binds to remount right after the root', () => {
+    const t = planTokens(app({ readOnlyRootfs: false }), {
+      root: '/opt/stage2/web/rootfs',
+      cgroupProcs: [],
+      remounts: [
+        { path: '/opt/stage2/web/rootfs/data', readOnly: false, noexec: false },
+        { path: '/opt/stage2/web/rootfs/etc/hosts', readOnly: true, noexec: true },
+      ],
+    });
+    assert.deepEqual(t.slice(0, 10), ['root', '/opt/stage2/web/rootfs', 'remount', '/opt/stage2/web/rootfs/data', 'rw', 'exec', 'remount', '/opt/stage2/web/rootfs/etc/hosts', 'ro', 'noexec']);
+  });
+
   it('refuses NUL bytes', () => {
     assert.throws(() => planTokens(app({ env: [['X', 'a\0b']] }), { root: '/r', cgroupProcs: [] }), /NUL/);
   });
