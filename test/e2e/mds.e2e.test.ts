@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -121,7 +121,11 @@ async function stopService(): Promise<void> {
 
 before(async () => {
   mkdirSync(s1dir, { recursive: true });
-  for (const f of ['native', 'fly']) execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', f, 'dist', 'build-image.js'), s1dir]);
+  // The flavors' images as setup built them for the checkout.
+  for (const f of ['native', 'fly', 'nspawn']) {
+    const built = join(repoRoot, 'core', 'cli', 'stage1-images', `stage1-${f}.aci`);
+    if (existsSync(built)) copyFileSync(built, join(s1dir, `stage1-${f}.aci`));
+  }
   mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
   writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
   buildAppAci(img('plain'), { name: 'example.com/probe', version: '1.0', exec: ['/bin/busybox', 'sh', '/probe.sh'], files: { 'probe.sh': PROBE } });
@@ -330,7 +334,7 @@ test('run-prepared --mds-register; fly pods get AC_METADATA_URL too; --net=none 
 
 const CNI = existsSync('/usr/lib/cni/ptp') && existsSync(join(repoRoot, 'core', 'cli', 'dist', 'runtime', 'net', 'pod-net.js'));
 
-test('CNI default network: the pod reaches the service on the host-side address (172.16.28.1), two pods in turn', { skip: !CNI && 'no CNI plugins' }, async () => {
+test('CNI default network: the pod reaches the service on the host-side address (172.16.28.1), two pods in turn (native, then nspawn where the host has it)', { skip: !CNI && 'no CNI plugins' }, async () => {
   await stopService();
   execFileSync('ip', ['netns', 'add', HOST]);
   execFileSync('ip', ['-n', HOST, 'link', 'set', 'lo', 'up']);
@@ -339,7 +343,9 @@ test('CNI default network: the pod reaches the service on the host-side address 
   for (const name of ['cni1', 'cni2']) {
     const out = join(dirs.base, `out-${name}`);
     const uuidFile = join(dirs.base, `${name}.uuid`);
-    const argv = inHost([rktBin, ...podArgs(out, name, 'x').map((a) => (a === '--net=host' ? '--net=default' : a)), `--uuid-file-save=${uuidFile}`]);
+    const flavor = name === 'cni2' && existsSync('/usr/bin/systemd-nspawn') ? 'stage1-nspawn.aci' : 'stage1-native.aci';
+    const args = podArgs(out, name, 'x').map((a) => (a === '--net=host' ? '--net=default' : a === '--stage1-from-dir=stage1-native.aci' ? `--stage1-from-dir=${flavor}` : a));
+    const argv = inHost([rktBin, ...args, `--uuid-file-save=${uuidFile}`]);
     const r = await runAsync(argv[0]!, argv.slice(1), { env: dirs.env() });
     assert.equal(r.status, 0, r.stderr);
     assert.match(read(out, 'url'), new RegExp(`^http://172\\.16\\.28\\.1:${port}/[A-Za-z0-9_-]{32}$`));

@@ -21,6 +21,7 @@ import {
   Stage1Error,
   hostBoundingCaps,
   hostHierarchies,
+  hostSideIp,
   main,
   makeLogger,
   mkdirInRoot,
@@ -65,7 +66,9 @@ await main(async () => {
   const ipc = args.ipc ?? 'auto';
   if (!['auto', 'private', 'parent'].includes(ipc)) throw new Stage1Error(`invalid --ipc=${ipc} (auto, private or parent)`);
   const mds = readMdsRegistration(pod, args.mdsToken);
-  const mdsUrl = mds ? metadataUrl(mds, mdsAddressFor(mds, network.mode === 'netns' ? 'contained' : network.mode)) : undefined;
+  const mdsUrl = mds
+    ? metadataUrl(mds, network.mode === 'netns' ? mdsAddressFor(mds, 'contained', hostSideIp(pod)) : mdsAddressFor(mds, network.mode))
+    : undefined;
 
   const manifest = pod.readPodManifest();
   const hostname = args.hostname || `rkt-${args.uuid}`;
