@@ -1,8 +1,8 @@
 // Benchmark harness: runs our command and its peers side by side, interleaved round by round
 // (so machine noise hits every variant alike), and reports medians and ratios. Benchmarks are
 // never part of the test command: this machine is shared and noisy.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,4 +57,40 @@ export function report(title, results, lines) {
   mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
   writeFileSync(join(repoRoot, 'bench', 'results', `${title.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.md`), text);
   return text;
+}
+
+export const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+export const appcArch = { x64: 'amd64', arm64: 'aarch64' }[process.arch] ?? process.arch;
+
+/** The mount point of a hybrid host's cgroup2 tree (none on pure v1 or v2 hosts). */
+export function hybridUnified() {
+  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  const v1 = lines.some((l) => / - cgroup /.test(l));
+  const v2 = lines.find((l) => / - cgroup2 /.test(l));
+  return v1 && v2 ? v2.split(' ')[4] : undefined;
+}
+
+/**
+ * The busybox image every pod benchmark runs (app /bin/true), built under `work`: its rootfs (with
+ * /usr, so that systemd-nspawn takes it for an OS tree), the ACI, and the image name.
+ */
+export function busyboxBenchImage(work) {
+  const layout = join(work, 'layout');
+  const rootfs = join(layout, 'rootfs');
+  for (const d of ['bin', 'usr', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+  symlinkSync('busybox', join(rootfs, 'bin', 'true'));
+  writeFileSync(
+    join(layout, 'manifest'),
+    JSON.stringify({
+      acKind: 'ImageManifest',
+      acVersion: '0.8.11',
+      name: 'example.com/bench-busybox',
+      labels: [{ name: 'version', value: '1.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: appcArch }],
+      app: { exec: ['/bin/true'], user: '0', group: '0' },
+    }),
+  );
+  const aci = join(work, 'busybox.aci');
+  execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
+  return { rootfs, aci, image: 'example.com/bench-busybox:1.0' };
 }

@@ -8,17 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compare, report, rktBin } from './lib.mjs';
+import { busyboxBenchImage, compare, has, hybridUnified, report, rktBin } from './lib.mjs';
 
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const arch = { x64: 'amd64', arm64: 'aarch64' }[process.arch] ?? process.arch;
-
-function hybridUnified() {
-  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
-  const v1 = lines.some((l) => / - cgroup /.test(l));
-  const v2 = lines.find((l) => / - cgroup2 /.test(l));
-  return v1 && v2 ? v2.split(' ')[4] : undefined;
-}
 
 export default function netRunBench({ rounds = 10 } = {}) {
   const work = mkdtempSync(join(tmpdir(), 'rkt-bench-net-'));
@@ -29,25 +20,8 @@ export default function netRunBench({ rounds = 10 } = {}) {
   execFileSync('ip', ['netns', 'add', ns]);
   execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   try {
-    const layout = join(work, 'layout');
-    const rootfs = join(layout, 'rootfs');
-    for (const d of ['bin', 'usr', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
-    copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-    symlinkSync('busybox', join(rootfs, 'bin', 'true'));
-    writeFileSync(
-      join(layout, 'manifest'),
-      JSON.stringify({
-        acKind: 'ImageManifest',
-        acVersion: '0.8.11',
-        name: 'example.com/bench-busybox',
-        labels: [{ name: 'version', value: '1.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: arch }],
-        app: { exec: ['/bin/true'], user: '0', group: '0' },
-      }),
-    );
-    const aci = join(work, 'busybox.aci');
-    execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
+    const { rootfs, aci, image } = busyboxBenchImage(work);
     rkt('--insecure-options=image', 'fetch', aci);
-    const image = 'example.com/bench-busybox:1.0';
     rkt('run', image); // stage1 into the store, first lease: not timed
 
     const unified = hybridUnified();

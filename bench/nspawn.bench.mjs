@@ -7,9 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compare, median, repoRoot, report, rktBin } from './lib.mjs';
+import { busyboxBenchImage, compare, has, hybridUnified, median, repoRoot, report, rktBin } from './lib.mjs';
 
-const arch = { x64: 'amd64', arm64: 'aarch64' }[process.arch] ?? process.arch;
 
 export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
   if (spawnSync('sh', ['-c', 'command -v systemd-nspawn'], { stdio: 'ignore' }).status !== 0) {
@@ -25,26 +24,8 @@ export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
     execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', 'nspawn', 'dist', 'build-image.js'), s1dir]);
     mkdirSync(join(work, 'etc', 'paths.d'), { recursive: true });
     writeFileSync(join(work, 'etc', 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
-    // one busybox rootfs for both; /usr so that systemd-nspawn takes it for an OS tree
-    const layout = join(work, 'layout');
-    const rootfs = join(layout, 'rootfs');
-    for (const d of ['bin', 'usr', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
-    copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-    symlinkSync('busybox', join(rootfs, 'bin', 'true'));
-    writeFileSync(
-      join(layout, 'manifest'),
-      JSON.stringify({
-        acKind: 'ImageManifest',
-        acVersion: '0.8.11',
-        name: 'example.com/bench-busybox',
-        labels: [{ name: 'version', value: '1.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: arch }],
-        app: { exec: ['/bin/true'], user: '0', group: '0' },
-      }),
-    );
-    const aci = join(work, 'busybox.aci');
-    execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
+    const { rootfs, aci, image } = busyboxBenchImage(work);
     rkt('--insecure-options=image', 'fetch', aci);
-    const image = 'example.com/bench-busybox:1.0';
     const S1 = '--stage1-from-dir=stage1-nspawn.aci';
     // the stage1 image goes into the store on the first run: not part of what is timed
     rkt('run', S1, '--net=none', image);

@@ -9,44 +9,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compare, median, report, rktBin } from './lib.mjs';
+import { busyboxBenchImage, compare, has, hybridUnified, median, report, rktBin } from './lib.mjs';
 
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const arch = { x64: 'amd64', arm64: 'aarch64' }[process.arch] ?? process.arch;
-
-/** The mount point of a hybrid host's cgroup2 tree (none on pure v1 or v2 hosts). */
-function hybridUnified() {
-  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
-  const v1 = lines.some((l) => / - cgroup /.test(l));
-  const v2 = lines.find((l) => / - cgroup2 /.test(l));
-  return v1 && v2 ? v2.split(' ')[4] : undefined;
-}
 
 export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
   const work = mkdtempSync(join(tmpdir(), 'rkt-bench-run-'));
   const flags = [`--dir=${join(work, 'data')}`, `--local-config=${join(work, 'etc')}`, `--system-config=${join(work, 'sys')}`];
   const rkt = (...a) => execFileSync(rktBin, [...flags, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    // one busybox rootfs for everyone; /usr so that systemd-nspawn takes it for an OS tree
-    const layout = join(work, 'layout');
-    const rootfs = join(layout, 'rootfs');
-    for (const d of ['bin', 'usr', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, d), { recursive: true });
-    copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-    symlinkSync('busybox', join(rootfs, 'bin', 'true'));
-    writeFileSync(
-      join(layout, 'manifest'),
-      JSON.stringify({
-        acKind: 'ImageManifest',
-        acVersion: '0.8.11',
-        name: 'example.com/bench-busybox',
-        labels: [{ name: 'version', value: '1.0' }, { name: 'os', value: 'linux' }, { name: 'arch', value: arch }],
-        app: { exec: ['/bin/true'], user: '0', group: '0' },
-      }),
-    );
-    const aci = join(work, 'busybox.aci');
-    execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
+    const { rootfs, aci, image } = busyboxBenchImage(work);
     rkt('--insecure-options=image', 'fetch', aci);
-    const image = 'example.com/bench-busybox:1.0';
     // the stage1 image goes into the store on the first run: not part of what is timed
     rkt('run', '--net=none', image);
 
