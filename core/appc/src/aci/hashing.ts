@@ -74,7 +74,7 @@ export function inThreadHasher(algorithms: readonly string[]): StreamHasher {
 export interface OffThreadOptions {
   /** Bytes per ring slot (default 1 MiB). */
   slotSize?: number;
-  /** Number of slots (default 8). */
+  /** Number of slots (default 4). */
   slots?: number;
 }
 
@@ -94,7 +94,7 @@ function workerUrl(): URL {
 export function offThreadHasher(algorithms: readonly string[], opts: OffThreadOptions = {}): StreamHasher {
   checkHashAlgorithms(algorithms);
   const slotSize = opts.slotSize ?? 1 << 20;
-  const slots = opts.slots ?? 8;
+  const slots = opts.slots ?? 4;
   const ctlBuf = new SharedArrayBuffer(CTL_WORDS * 4);
   const lensBuf = new SharedArrayBuffer(slots * 4);
   const data = new SharedArrayBuffer(slotSize * slots);
