@@ -2,6 +2,7 @@
  * The pod directory as stage0 lays it out (rkt.md §1.3); every entrypoint runs with cwd = the pod
  * dir. Only the files stage1 reads or writes are named here.
  */
+import type { RunArgs } from './args.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { App, ImageManifest, PodManifest, RuntimeApp } from '@rkt/api';
@@ -136,4 +137,30 @@ export function parseEnvFile(text: string): [string, string][] {
     out.push([k, v]);
   }
   return out;
+}
+
+/**
+ * `$pod/runtime-config` as rkt's stage1 writes it (the run options `rkt status` and tools read back).
+ * `Mutable` is always false: no flavor supports mutable pods.
+ */
+export function writeRuntimeConfig(
+  pod: PodDir,
+  args: Pick<RunArgs, 'debug' | 'resolvConfMode' | 'hostsMode' | 'net' | 'interactive' | 'disablePaths' | 'disableCapabilities' | 'disableSeccomp'>,
+  o: { hostname: string; ipc: string },
+): void {
+  writeFileAtomic(
+    pod.file('runtime-config'),
+    JSON.stringify({
+      Hostname: o.hostname,
+      Debug: args.debug,
+      Mutable: false,
+      ResolvConfMode: args.resolvConfMode,
+      EtcHostsMode: args.hostsMode,
+      NetList: args.net,
+      Interactive: args.interactive,
+      InsecureOptions: { DisablePaths: args.disablePaths, DisableCapabilities: args.disableCapabilities, DisableSeccomp: args.disableSeccomp },
+      IPCMode: o.ipc,
+    }),
+    0o640,
+  );
 }

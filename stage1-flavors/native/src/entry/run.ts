@@ -21,7 +21,7 @@ import { PodCgroups, hostHierarchies, hybridUnifiedMount } from '../common/cgrou
 import { hostSideIp, mdsAddressFor, metadataUrl, readMdsRegistration } from '../common/mds.js';
 import { runtimeSettings } from '../common/isolators.js';
 import { main, makeLogger, Stage1Error } from '../common/log.js';
-import { PodDir, writeFileAtomic } from '../common/pod.js';
+import { PodDir, writeFileAtomic, writeRuntimeConfig } from '../common/pod.js';
 import { requireTool } from '../common/proc.js';
 import { ociConfig } from '../native/oci.js';
 import { chooseRuntime, containerId, stateFile, type NativeState } from '../native/state.js';
@@ -178,20 +178,6 @@ await main(async () => {
   writeFileAtomic(path.join(pod.flavorState, 'launch'), launch.map((t) => t + '\0').join(''), 0o600);
   // The launcher removes these (empty) cgroups once the pod has exited; gc does it after a crash.
   writeFileAtomic(path.join(pod.flavorState, 'cgroups'), podCg.dirs().map((t) => t + '\0').join(''), 0o600);
-  writeFileAtomic(
-    pod.file('runtime-config'),
-    JSON.stringify({
-      Hostname: hostname,
-      Debug: args.debug,
-      Mutable: false,
-      ResolvConfMode: args.resolvConfMode,
-      EtcHostsMode: args.hostsMode,
-      NetList: args.net,
-      Interactive: args.interactive,
-      InsecureOptions: { DisablePaths: args.disablePaths, DisableCapabilities: args.disableCapabilities, DisableSeccomp: args.disableSeccomp },
-      IPCMode: ipc,
-    }),
-    0o640,
-  );
+  writeRuntimeConfig(pod, args, { hostname, ipc });
   log.debug('pod prepared, starting the supervisor');
 });

@@ -35,6 +35,7 @@ import {
   runtimeSettings,
   stage0PodIsolators,
   writeFileAtomic,
+  writeRuntimeConfig,
 } from '@rkt/stage1-native/common';
 import { containerCaps, journaldSocket, machineName, nspawnArgv, nspawnEnv, systemdBootedMarker, type NspawnBind } from '../nspawn/argv.js';
 import { encodeTokens, planTokens } from '../nspawn/plan.js';
@@ -224,21 +225,7 @@ await main(async () => {
   log.debug(`nspawn: ${[...env, ...argv].join(' ')}`);
   writeFileAtomic(stateFile(pod), JSON.stringify(state, null, 1), 0o600);
   writeFileAtomic(path.join(pod.flavorState, 'launch'), encodeTokens([envTool, ...env, ...argv]), 0o600);
-  writeFileAtomic(
-    pod.file('runtime-config'),
-    JSON.stringify({
-      Hostname: hostname,
-      Debug: args.debug,
-      Mutable: false,
-      ResolvConfMode: args.resolvConfMode,
-      EtcHostsMode: args.hostsMode,
-      NetList: args.net,
-      Interactive: args.interactive,
-      InsecureOptions: { DisablePaths: args.disablePaths, DisableCapabilities: args.disableCapabilities, DisableSeccomp: args.disableSeccomp },
-      IPCMode: ipc,
-    }),
-    0o640,
-  );
+  writeRuntimeConfig(pod, args, { hostname, ipc });
   if (systemdBooted) {
     // machined puts the pod in its scope; `subcgroup` is written before ppid (rkt.md §1.4).
     writeFileAtomic(pod.file('subcgroup'), `machine.slice/machine-${state.machine.replace(/-/g, '\\x2d')}.scope`, 0o640);
