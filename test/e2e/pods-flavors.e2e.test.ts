@@ -4,6 +4,7 @@
  * then gc. The stage1 images are built with each flavor's build-image script into a temp dir
  * named by paths.d `stage1-images`.
  */
+import { stage1Image } from '../lib/images.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -21,7 +22,7 @@ const strays: number[] = [];
 
 before(() => {
   mkdirSync(s1dir, { recursive: true });
-  for (const f of ['fly', 'native', 'nspawn']) execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', f, 'dist', 'build-image.js'), s1dir]);
+  for (const f of ['fly', 'native', 'nspawn']) stage1Image(f, s1dir);
   mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
   writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
   mkdirSync(hostVol, { recursive: true });

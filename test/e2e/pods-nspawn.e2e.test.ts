@@ -7,10 +7,11 @@
  * and the packager story: stage1.d selecting nspawn as the default, --stage1-name per pod.
  * Skipped where systemd-nspawn is missing.
  */
+import { stage1Image } from '../lib/images.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, statSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, rktBin, rktDirs, run } from '../lib/cli.js';
 import { buildAppAci, startDetachedPod, waitForExitedState, type DetachedPod } from './pods-lib.js';
@@ -25,7 +26,7 @@ const bg: ChildProcess[] = [];
 before(() => {
   if (!hasNspawn) return;
   mkdirSync(s1dir, { recursive: true });
-  execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', 'nspawn', 'dist', 'build-image.js'), s1dir]);
+  stage1Image('nspawn', s1dir);
   mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
   writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
   mkdirSync(hostVol, { recursive: true });
@@ -127,23 +128,40 @@ test('nspawn: kill -9 of rkt run and nspawn: the pod turns exited and gc leaves 
   process.kill(-child.pid!, 'SIGKILL');
   await exited;
   assert.match(await waitForExitedState(() => rkt('status', uuid).stdout), /^state=exited\n/);
+  // The killed nspawn left its lock on the pod's rootfs; gc removes it.
+  const st = statSync(join(dirs.data, 'pods', 'run', uuid, 'stage1', 'rootfs'));
+  const lock = `/run/systemd/nspawn/locks/inode-${st.dev}:${st.ino}`;
+  assert.ok(existsSync(lock), `the killed nspawn left ${lock}`);
   const gc = rkt('gc', '--grace-period=0s');
   assert.equal(gc.status, 0, gc.stderr);
   assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${uuid}"`));
   assert.deepEqual(leftovers(uuid), []);
+  assert.ok(!existsSync(lock), `${lock} is left`);
   assert.ok(!existsSync(join(dirs.data, 'pods', 'run', uuid)) && !existsSync(join(dirs.data, 'pods', 'exited-garbage', uuid)));
 });
 
 test('nspawn: --net=default joins the netns stage0 set up (eth0 with an address, hostname rkt-<uuid>); gc removes it', { skip: !hasNspawn && 'systemd-nspawn is missing' }, () => {
-  const uuidFile = join(dirs.base, 'net.uuid');
-  const r = rkt('run', S1, '--net=default', `--uuid-file-save=${uuidFile}`, img('ip'));
-  assert.equal(r.status, 0, r.stderr);
-  const uuid = readFileSync(uuidFile, 'utf8');
-  assert.match(r.stdout, /inet \d+\.\d+\.\d+\.\d+\/\d+ .*eth0/);
-  assert.match(r.stdout, new RegExp(`^rkt-${uuid}$`, 'm'));
-  const gc = rkt('gc', '--grace-period=0s');
-  assert.equal(gc.status, 0, gc.stderr);
-  assert.deepEqual(leftovers(uuid), []);
+  // The host side of the pod network (veth, routes, masquerade rules) lives in a network
+  // namespace this test makes, never in the machine's own.
+  const hostNs = `rkt-test-nspawn-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', hostNs]);
+  try {
+    execFileSync('ip', ['-n', hostNs, 'link', 'set', 'lo', 'up']);
+    const inHost = (cmd: string, ...args: string[]) =>
+      run('nsenter', [`--net=/var/run/netns/${hostNs}`, rktBin, cmd, ...dirs.args(), '--insecure-options=image', ...args], { env: dirs.env() });
+    const uuidFile = join(dirs.base, 'net.uuid');
+    const r = inHost('run', S1, '--net=default', `--uuid-file-save=${uuidFile}`, img('ip'));
+    assert.equal(r.status, 0, r.stderr);
+    const uuid = readFileSync(uuidFile, 'utf8');
+    assert.match(r.stdout, /inet \d+\.\d+\.\d+\.\d+\/\d+ .*eth0/);
+    assert.match(r.stdout, new RegExp(`^rkt-${uuid}$`, 'm'));
+    const gc = inHost('gc', '--grace-period=0s');
+    assert.equal(gc.status, 0, gc.stderr);
+    assert.deepEqual(leftovers(uuid), []);
+    assert.deepEqual(execFileSync('ip', ['-n', hostNs, '-o', 'link'], { encoding: 'utf8' }).trim().split('\n').length, 1, 'only lo is left in the host netns');
+  } finally {
+    execFileSync('ip', ['netns', 'del', hostNs]);
+  }
 });
 
 test('packagers: stage1.d makes nspawn the default flavor; --stage1-name then picks it per pod from the store', { skip: !hasNspawn && 'systemd-nspawn is missing' }, () => {

@@ -9,6 +9,7 @@
  * Go sources (ace/ and schema/ of appc/spec), `go version` and the two manifests; a build goes to
  * a temporary directory renamed into place, so concurrent test files never see half a build.
  */
+import { stage1Image } from './images.js';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -172,8 +173,7 @@ export function parseAceOutput(stdout: string, stderr: string): AceReport {
   return { modes, errors };
 }
 
-/** The stage1 flavor's image, freshly built by the flavor's build-image script into `dir`. */
+/** The stage1 flavor's image in `dir` (shared with the set-up's build, see images.ts). */
 export function buildStage1(flavor: string, dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  return execFileSync(process.execPath, [join(repoRoot, 'stage1-flavors', flavor, 'dist', 'build-image.js'), dir], { encoding: 'utf8' }).trim();
+  return stage1Image(flavor, dir);
 }

@@ -33,6 +33,11 @@ await main(async () => {
   // --link-journal=try-guest leaves a link named after the machine id in the host's journal dir.
   const journal = path.join('/var/log/journal', args.uuid.replace(/-/g, ''));
   if (fs.lstatSync(journal, { throwIfNoEntry: false })?.isSymbolicLink()) fs.rmSync(journal, { force: true });
+  // nspawn locks its --directory with /run/systemd/nspawn/locks/inode-<dev>:<ino> and removes the
+  // file when it exits; a killed nspawn leaves it. The rootfs is still mounted here, so its
+  // dev:ino names exactly this pod's lock.
+  const rootfs = fs.statSync(path.join(pod.dir, 'stage1', 'rootfs'), { throwIfNoEntry: false });
+  if (rootfs) fs.rmSync(`/run/systemd/nspawn/locks/inode-${rootfs.dev}:${rootfs.ino}`, { force: true });
   const problems: string[] = [];
   for (const d of ['propagate', 'unix-export'].map((x) => path.join('/run/systemd/nspawn', x, machine))) {
     problems.push(...unmountUnder(d, (m) => log.warn(m)).map((m) => `mount ${m}`));
