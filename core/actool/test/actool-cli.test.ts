@@ -221,7 +221,11 @@ test('patch-manifest: every edit flag gives the same manifest as the reference',
     }
     const a = run('ref', ['cat-manifest', 'p-ref.aci']);
     const b = run('ref', ['cat-manifest', 'p-ours.aci']);
-    assert.equal(b.stdout, a.stdout, `manifest after ${e.join(' ')}`);
+    if (e.some((f) => f.startsWith('--isolators=')))
+      // The reference builds a resource isolator's value from a Go map (url.Values): its key order
+      // is random (measured: "limit" first about 1 run in 12). Same content, any order.
+      assert.deepStrictEqual(JSON.parse(b.stdout), JSON.parse(a.stdout), `manifest after ${e.join(' ')}`);
+    else assert.equal(b.stdout, a.stdout, `manifest after ${e.join(' ')}`);
     assert.equal(readFileSync(join(work, 'p-ours.aci'))[0] === 0x1f, !e.includes('-no-compression'));
   }
   // --manifest replaces it verbatim.
