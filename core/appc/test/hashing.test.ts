@@ -69,3 +69,18 @@ test('a closed worker hasher refuses further use instead of hanging', async () =
   await assert.rejects(h.digest('sha512').digestWith(), /after close/);
   assert.throws(() => h.update(Buffer.from('x')), /after close/);
 });
+
+test('the worker starts whatever flags its parent process was started with', async () => {
+  // e.g. `node --input-type=module -e …` embedding the store: the worker must not inherit them.
+  const { spawnSync } = await import('node:child_process');
+  const mod = new URL('../dist/aci/hashing.js', import.meta.url).href;
+  const code = `const { offThreadHasher } = await import(${JSON.stringify(mod)});
+    const h = offThreadHasher(['sha512']);
+    h.update(Buffer.from('abc'));
+    await h.end();
+    process.stdout.write((await h.digest('sha512').digestWith()).toString('hex'));
+    h.close();`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, createHash('sha512').update('abc').digest('hex'));
+});

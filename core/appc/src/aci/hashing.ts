@@ -104,6 +104,9 @@ export function offThreadHasher(algorithms: readonly string[], opts: OffThreadOp
     workerData: { rktHashWorker: true, algorithms: [...algorithms], ctl: ctlBuf, lens: lensBuf, data, slotSize },
     stdout: false,
     stderr: false,
+    // The worker needs no loader or flag of its parent's (`--input-type`, `--import tsx`, … would
+    // even make it fail to start): plain node, the compiled module.
+    execArgv: [],
   });
   // Referenced while data flows (Atomics.waitAsync does not keep the event loop alive), then
   // only while a digest is pending; `close()` ends it.
