@@ -132,3 +132,28 @@ test('without --stage1-* and without stage1.d, the default flavor is native (sta
   const images = run(rktBin, ['image', 'list', ...dirs.args(), '--no-legend', '--fields=name'], { env: dirs.env() }).stdout;
   assert.match(images, /coreos\.com\/rkt\/stage1-native:1\.30\.0/);
 });
+
+test('fly: a contained --net is not set up (rkt fly runs in the host network): a warning, no netns, no CNI', () => {
+  // Run inside a network namespace made by the test, so that a regression could never touch the
+  // machine's own network.
+  const hostNs = `rkt-test-fly-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', hostNs]);
+  try {
+    execFileSync('ip', ['-n', hostNs, 'link', 'set', 'lo', 'up']);
+    const uuidFile = join(dirs.base, 'fly-net.uuid');
+    const r = run(
+      'nsenter',
+      [`--net=/var/run/netns/${hostNs}`, rktBin, 'run', ...dirs.args(), '--insecure-options=image', '--stage1-from-dir=stage1-fly.aci', '--net=default', `--uuid-file-save=${uuidFile}`, img('app'), '--exec=/bin/busybox', '--', 'ip', '-o', 'link'],
+      { env: dirs.env() },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /the coreos\.com\/rkt\/stage1-fly stage1 runs pods in the host's network: --net=default is not set up/);
+    const uuid = readFileSync(uuidFile, 'utf8');
+    assert.ok(!existsSync(join(dirs.data, 'pods', 'run', uuid, 'netns')), 'no pod netns recorded');
+    assert.ok(!existsSync(`/var/run/netns/rkt-${uuid}`), 'no pod netns made');
+    assert.equal(r.stdout.trim().split('\n').length, 1, `the app sees the (test's) host network with only lo: ${r.stdout}`);
+    assert.equal(execFileSync('ip', ['-n', hostNs, '-o', 'link'], { encoding: 'utf8' }).trim().split('\n').length, 1, 'no veth was made');
+  } finally {
+    execFileSync('ip', ['netns', 'del', hostNs]);
+  }
+});

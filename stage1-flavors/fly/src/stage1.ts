@@ -34,6 +34,8 @@ export class FlyStage1 implements Stage1 {
         flavor: 'fly',
         interfaceVersion: FLY_INTERFACE_VERSION,
         entrypoints: { run: '/run', enter: '/enter', gc: '/gc', stop: '/stop' },
+        // rkt fly semantics: pods always share the host's network; stage0 sets up no pod network.
+        annotations: [{ name: 'rkt-ts.io/stage1/network', value: 'host' }],
         entries,
         vendor: [
           { name: PKG, root: PACKAGE_ROOT },

@@ -27,6 +27,8 @@ export interface Stage1ImageSpec {
   entries: RootfsEntry[];
   /** Packages whose package.json and dist/**.js are vendored under /lib/node_modules. */
   vendor: { name: string; root: string }[];
+  /** More image annotations, e.g. `rkt-ts.io/stage1/network` (see docs/extension-points/stage1.md). */
+  annotations?: { name: string; value: string }[];
 }
 
 export const RKT_VERSION = '1.30.0';
@@ -52,6 +54,7 @@ export function stage1Manifest(spec: Stage1ImageSpec): object {
       { name: 'coreos.com/rkt/stage1/gc', value: spec.entrypoints.gc },
       { name: 'coreos.com/rkt/stage1/stop', value: spec.entrypoints.stop },
       { name: 'coreos.com/rkt/stage1/interface-version', value: String(spec.interfaceVersion) },
+      ...(spec.annotations ?? []),
     ],
   };
 }

@@ -272,7 +272,14 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
   const { Store: StoreToken } = await import('@rkt/api');
   const store = overlay ? await engine.host.activateDefault(StoreToken) : undefined;
   let dns = req.dns;
-  const podNet = req.networks ? await import('../net/pod-net.js') : undefined;
+  const s1 = readStage1Manifest(dir);
+  let networks = req.networks;
+  if (networks && s1.hostNetworkOnly) {
+    req.log(`the ${s1.manifest.name} stage1 runs pods in the host's network: --net=${req.net} is not set up`);
+    networks = undefined;
+    req = { ...req, net: 'host' };
+  }
+  const podNet = networks ? await import('../net/pod-net.js') : undefined;
   try {
     await setupForRun(
       dir,
@@ -286,7 +293,7 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
         },
       },
     );
-    if (podNet && req.networks) dns = await podNet.setupForPod(engine, pod, manifest, req.networks, req.dns, req);
+    if (podNet && networks) dns = await podNet.setupForPod(engine, pod, manifest, networks, req.dns, req);
     writeDnsFiles(dir, dns);
   } catch (e) {
     if (podNet) await podNet.teardownWithPlugins(engine.host, dir, pod.uuid, req.log, req.debug);
@@ -295,7 +302,6 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
     throw e;
   }
   mark('stage0: set up for run');
-  const s1 = readStage1Manifest(dir);
   const argv0 = entrypointPath(dir, s1, Entrypoint.run);
   let privateUsers: string | undefined;
   try {

@@ -23,7 +23,14 @@ export interface Stage1Manifest {
   manifest: ImageManifest;
   interfaceVersion: number;
   entrypoint(name: string): string | undefined;
+  /**
+   * rkt-ts's `rkt-ts.io/stage1/network` annotation: `host` when the stage1 always runs pods in the
+   * host's network (fly), so that stage0 sets up no pod network for it.
+   */
+  hostNetworkOnly: boolean;
 }
+
+export const STAGE1_NETWORK_ANNOTATION = 'rkt-ts.io/stage1/network';
 
 export function readStage1Manifest(podPath: string): Stage1Manifest {
   let m: ImageManifest;
@@ -39,7 +46,7 @@ export function readStage1Manifest(podPath: string): Stage1Manifest {
     if (!/^\d+$/.test(ivText)) throw new RktError(ErrorCodes.FAILED_PRECONDITION, `error parsing interface version ${JSON.stringify(ivText)}`);
     iv = Number(ivText);
   }
-  return { manifest: m, interfaceVersion: iv, entrypoint: (name) => ann.get(name) };
+  return { manifest: m, interfaceVersion: iv, entrypoint: (name) => ann.get(name), hostNetworkOnly: ann.get(STAGE1_NETWORK_ANNOTATION) === 'host' };
 }
 
 /** Absolute path of an entrypoint; it must stay inside the stage1 rootfs. */
