@@ -67,6 +67,12 @@ test('a third-party isolator plugin: unknown until installed, then checked in st
   assert.doesNotMatch(normal.stderr, /ignoring unknown/);
   const high = rkt('run', '--net=none', podManifest('high'));
   assert.equal(last(high.stdout), '900', high.stderr);
+  if (existsSync('/usr/bin/systemd-nspawn')) {
+    // The same settings file reaches the other flavor built on the shared stage1 library.
+    const nspawn = rkt('run', '--net=none', '--stage1-from-dir=stage1-nspawn.aci', podManifest('normal'));
+    assert.equal(nspawn.status, 0, nspawn.stderr);
+    assert.equal(last(nspawn.stdout), '300', nspawn.stderr);
+  }
 
   const before2 = pods().length;
   const bad = rkt('run', '--net=none', podManifest('sometimes'));
