@@ -3,7 +3,7 @@
  * fetcher contribution that serves it, check its signature while it streams into the store, and
  * fetch its dependencies. Used by `rkt fetch`, `rkt prepare` and `rkt run`.
  */
-import 'reflect-metadata';
+import './reflect.js';
 import { Transform, type Readable } from 'node:stream';
 import { inject, injectable } from 'tsyringe';
 import {
