@@ -3,8 +3,7 @@
  * paths, the extension host and a per-invocation DI child container. `version`, `help` and
  * `config` never build one.
  */
-import './reflect.js';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { container as rootContainer, type DependencyContainer } from './di.js';
 import { token, type InsecureOptions, type RuntimePaths, type Token } from '@rkt/api';
 import { ExtensionHost, type PluginSource } from './extension-host.js';
 import { loadRktConfig, type RktConfig } from './rkt-config.js';

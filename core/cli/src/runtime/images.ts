@@ -3,9 +3,8 @@
  * fetcher contribution that serves it, check its signature while it streams into the store, and
  * fetch its dependencies. Used by `rkt fetch`, `rkt prepare` and `rkt run`.
  */
-import './reflect.js';
 import { Transform, type Readable } from 'node:stream';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from './di.js';
 import {
   Fetcher,
   Store,
