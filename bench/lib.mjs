@@ -2,7 +2,7 @@
 // (so machine noise hits every variant alike), and reports medians and ratios. Benchmarks are
 // never part of the test command: this machine is shared and noisy.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -93,4 +93,39 @@ export function busyboxBenchImage(work) {
   const aci = join(work, 'busybox.aci');
   execFileSync('tar', ['-C', layout, '-cf', aci, 'manifest', 'rootfs']);
   return { rootfs, aci, image: 'example.com/bench-busybox:1.0' };
+}
+
+/**
+ * Where rkt's time goes: run `argv` `runs` times with RKT_TIMING=1 (core/cli/src/runtime/timing.ts)
+ * and return, per phase [label, from mark, to mark], the median ms between its two marks. `after`
+ * runs after each run (e.g. to remove the pod), outside the measurement.
+ */
+export function timePhases(argv, phases, runs, after) {
+  const samples = phases.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync(argv[0], argv.slice(1), { env: { ...process.env, RKT_TIMING: '1' }, encoding: 'utf8' });
+    const t = Object.fromEntries(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('rkt-timing '))
+        .map((l) => {
+          const [, ms, , ...label] = l.split(' ');
+          return [label.join(' '), Number(ms)];
+        }),
+    );
+    phases.forEach(([, from, to], k) => samples[k].push(t[to] - t[from]));
+    after?.();
+  }
+  return phases.map(([name], k) => [name, median(samples[k])]);
+}
+
+/** Unmount whatever is still mounted under `work` (deepest first), then remove it. */
+export function removeWorkDir(work) {
+  const left = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p) => p && p.startsWith(work))
+    .reverse();
+  for (const p of left) spawnSync('umount', ['-l', p]);
+  rmSync(work, { recursive: true, force: true });
 }

@@ -5,10 +5,10 @@
 // rules never touch the machine's own namespace. Goal (issue 6): rkt ≤ 0.5× podman.
 // Then, from RKT_TIMING=1 runs, where rkt's time goes, and the CNI part measured on its own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxBenchImage, compare, has, hybridUnified, report, rktBin } from './lib.mjs';
+import { busyboxBenchImage, compare, has, hybridUnified, removeWorkDir, report, rktBin } from './lib.mjs';
 
 
 export default function netRunBench({ rounds = 10 } = {}) {
@@ -79,14 +79,9 @@ export default function netRunBench({ rounds = 10 } = {}) {
     ].filter(Boolean);
     return report('net-run', results, lines);
   } finally {
-    spawnSync(inNs([rktBin, ...flags, 'gc', '--grace-period=0s'])[0], inNs([rktBin, ...flags, 'gc', '--grace-period=0s']).slice(1), { stdio: 'ignore' });
-    const left = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((p) => p && p.startsWith(work))
-      .reverse();
-    for (const p of left) spawnSync('umount', ['-l', p]);
+    const gc = inNs([rktBin, ...flags, 'gc', '--grace-period=0s']);
+    spawnSync(gc[0], gc.slice(1), { stdio: 'ignore' });
     spawnSync('ip', ['netns', 'del', ns]);
-    rmSync(work, { recursive: true, force: true });
+    removeWorkDir(work);
   }
 }

@@ -4,14 +4,14 @@
 // Goal (issue 8): rkt ≤ (node -e 0) + 2× bare systemd-nspawn.
 // Then, from RKT_TIMING=1 runs, where rkt's time goes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxBenchImage, compare, has, hybridUnified, median, repoRoot, report, rktBin } from './lib.mjs';
+import { busyboxBenchImage, compare, has, removeWorkDir, repoRoot, report, rktBin, timePhases } from './lib.mjs';
 
 
 export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
-  if (spawnSync('sh', ['-c', 'command -v systemd-nspawn'], { stdio: 'ignore' }).status !== 0) {
+  if (!has('systemd-nspawn')) {
     process.stdout.write('## nspawn\n\nskipped: systemd-nspawn is not installed\n');
     return;
   }
@@ -55,21 +55,7 @@ export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
       ['runtime (systemd-nspawn, supervisor, rkt-appexec, app)', 'stage1: run end', 'stage0: stage1 exited'],
       ['stage0 exit', 'stage0: stage1 exited', 'stage0: exit'],
     ];
-    const samples = phases.map(() => []);
-    for (let i = 0; i < timingRuns; i++) {
-      const r = spawnSync(rktBin, [...flags, 'run', S1, '--net=none', `--uuid-file-save=${uuidFile}`, image], { env: { ...process.env, RKT_TIMING: '1' }, encoding: 'utf8' });
-      const t = Object.fromEntries(
-        r.stderr
-          .split('\n')
-          .filter((l) => l.startsWith('rkt-timing '))
-          .map((l) => {
-            const [, ms, , ...label] = l.split(' ');
-            return [label.join(' '), Number(ms)];
-          }),
-      );
-      phases.forEach(([, from, to], k) => samples[k].push(t[to] - t[from]));
-      rmPod();
-    }
+    const timed = timePhases([rktBin, ...flags, 'run', S1, '--net=none', `--uuid-file-save=${uuidFile}`, image], phases, timingRuns, rmPod);
 
     const m = (k) => results[k]?.median;
     const floor = m('node -e 0');
@@ -84,17 +70,11 @@ export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
       '',
       '| phase | median ms |',
       '|---|---|',
-      ...phases.map(([name], k) => `| ${name} | ${median(samples[k]).toFixed(1)} |`),
+      ...timed.map(([name, ms]) => `| ${name} | ${ms.toFixed(1)} |`),
     ];
     return report('nspawn', results, lines);
   } finally {
     spawnSync(rktBin, [...flags, 'gc', '--grace-period=0s'], { stdio: 'ignore' });
-    const left = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((p) => p && p.startsWith(work))
-      .reverse();
-    for (const p of left) spawnSync('umount', ['-l', p]);
-    rmSync(work, { recursive: true, force: true });
+    removeWorkDir(work);
   }
 }

@@ -6,10 +6,10 @@
 // Goals (issue 5): rkt ≤ (node -e 0) + 2× crun, and rkt ≤ 0.5× podman.
 // Then, from RKT_TIMING=1 runs (core/cli/src/runtime/timing.ts), where rkt's time goes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxBenchImage, compare, has, hybridUnified, median, report, rktBin } from './lib.mjs';
+import { busyboxBenchImage, compare, has, hybridUnified, removeWorkDir, report, rktBin, timePhases } from './lib.mjs';
 
 
 export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
@@ -76,22 +76,10 @@ export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
       ['runtime (unshare, supervisor, OCI runtime, app)', 'stage1: run end', 'stage0: stage1 exited'],
       ['stage0 exit', 'stage0: stage1 exited', 'stage0: exit'],
     ];
-    const samples = phases.map(() => []);
-    for (let i = 0; i < timingRuns; i++) {
-      const r = spawnSync(rktBin, [...flags, 'run', '--net=none', `--uuid-file-save=${uuidFile}`, image], { env: { ...process.env, RKT_TIMING: '1' }, encoding: 'utf8' });
-      const t = Object.fromEntries(
-        r.stderr
-          .split('\n')
-          .filter((l) => l.startsWith('rkt-timing '))
-          .map((l) => {
-            const [, ms, , ...label] = l.split(' ');
-            return [label.join(' '), Number(ms)];
-          }),
-      );
-      phases.forEach(([, from, to], k) => samples[k].push(t[to] - t[from]));
+    const timed = timePhases([rktBin, ...flags, 'run', '--net=none', `--uuid-file-save=${uuidFile}`, image], phases, timingRuns, () => {
       if (existsSync(uuidFile)) rkt('rm', `--uuid-file=${uuidFile}`);
       rmSync(uuidFile, { force: true });
-    }
+    });
 
     const m = (k) => results[k]?.median;
     const floor = m('node -e 0');
@@ -107,18 +95,12 @@ export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
       '',
       '| phase | median ms |',
       '|---|---|',
-      ...phases.map(([name], k) => `| ${name} | ${median(samples[k]).toFixed(1)} |`),
+      ...timed.map(([name, ms]) => `| ${name} | ${ms.toFixed(1)} |`),
     ];
     return report('run', results, lines);
   } finally {
     spawnSync(rktBin, [...flags, 'gc', '--grace-period=0s'], { stdio: 'ignore' });
     for (const id of ['bench-runc']) spawnSync('runc', ['delete', '--force', id], { stdio: 'ignore' });
-    const left = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((p) => p && p.startsWith(work))
-      .reverse();
-    for (const p of left) spawnSync('umount', ['-l', p]);
-    rmSync(work, { recursive: true, force: true });
+    removeWorkDir(work);
   }
 }
