@@ -21,3 +21,4 @@ export * from './dns.js';
 export * from './app.js';
 export * from './stop.js';
 export { LINUX_SYSCALLS } from './syscalls.js';
+export * from './gc.js';

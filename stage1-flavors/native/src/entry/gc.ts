@@ -5,23 +5,14 @@
  * last process (nothing here pins them).
  */
 import * as fs from 'node:fs';
-import { parseGcArgs } from '../common/args.js';
 import { PodCgroups, hostHierarchies } from '../common/cgroups.js';
-import { main, makeLogger, Stage1Error } from '../common/log.js';
+import { startGc } from '../common/gc.js';
+import { main, Stage1Error } from '../common/log.js';
 import { unmountUnder } from '../common/mounts.js';
-import { PodDir } from '../common/pod.js';
 import { readState } from '../native/state.js';
 
 await main(async () => {
-  const args = parseGcArgs(process.argv.slice(2));
-  const log = makeLogger(args.debug);
-  const pod = new PodDir(process.cwd());
-  let state;
-  try {
-    state = readState(pod);
-  } catch (e) {
-    log.warn(`ignoring unreadable state: ${(e as Error).message}`);
-  }
+  const { args, log, pod, state } = startGc(process.argv.slice(2), readState);
   const cg = new PodCgroups(hostHierarchies(), state?.cgroupBase ?? `/rkt/${args.uuid}`);
   const left = await cg.cleanup({ timeoutMs: 10000 });
   log.debug(`removed cgroups of pod ${args.uuid}`);

@@ -8,20 +8,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { PodCgroups, PodDir, Stage1Error, hostHierarchies, main, makeLogger, parseGcArgs, unmountUnder, which } from '@rkt/stage1-native/common';
+import { PodCgroups, Stage1Error, hostHierarchies, main, startGc, unmountUnder, which } from '@rkt/stage1-native/common';
 import { machineName } from '../nspawn/argv.js';
 import { readState } from '../nspawn/state.js';
 
 await main(async () => {
-  const args = parseGcArgs(process.argv.slice(2));
-  const log = makeLogger(args.debug);
-  const pod = new PodDir(process.cwd());
-  let state;
-  try {
-    state = readState(pod);
-  } catch (e) {
-    log.warn(`ignoring unreadable state: ${(e as Error).message}`);
-  }
+  const { args, log, pod, state } = startGc(process.argv.slice(2), readState);
   const machine = machineName(args.uuid);
   if (state?.registered) {
     const machinectl = which('machinectl');
