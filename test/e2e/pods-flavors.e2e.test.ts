@@ -11,7 +11,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, rktBin, rktDirs, run } from '../lib/cli.js';
-import { buildAppAci, startDetachedPod, waitForExitedState, type DetachedPod } from './pods-lib.js';
+import { buildAppAci, type DetachedPod, startDetachedPod, tearDownPodTests, waitForExitedState } from './pods-lib.js';
 
 const dirs = rktDirs('rkt-flavors-');
 const s1dir = join(dirs.base, 'stage1-images');
@@ -37,26 +37,7 @@ before(() => {
   buildAppAci(img('sleeper'), { name: 'example.com/sleeper', exec: ['/bin/busybox', 'sleep', '600'] });
 });
 
-after(() => {
-  for (const c of bg) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  for (const pid of strays) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  run(rktBin, ['gc', ...dirs.args(), '--grace-period=0s'], { env: dirs.env() });
-  for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => Boolean(m?.startsWith(dirs.base))).reverse())
-    run('umount', ['-l', m]);
-  dirs.cleanup();
-});
+after(() => tearDownPodTests(dirs, [...bg.map((c) => c.pid), ...strays]));
 
 const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...dirs.args(), '--insecure-options=image', ...args], { env: dirs.env() });
 const mountsOf = (uuid: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(uuid)).length;

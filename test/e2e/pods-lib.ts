@@ -14,6 +14,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appcArch } from '../lib/images.js';
+import { rktBin, run, type rktDirs } from '../lib/cli.js';
 
 const RUN = String.raw`#!/usr/bin/env node
 const fs = require('fs'), path = require('path'), cp = require('child_process');
@@ -250,4 +251,28 @@ export async function waitForExitedState(status: () => string): Promise<string> 
     if (!state.startsWith('state=exited')) await new Promise((r) => setTimeout(r, 100));
   }
   return state;
+}
+
+/**
+ * The end of a pod test file: kill the process groups it started (rkt runs a failed test left
+ * running), garbage-collect its pods (unless `gc` is false), unmount whatever is still mounted
+ * under its base dir (deepest first) and remove its dirs.
+ */
+export function tearDownPodTests(dirs: ReturnType<typeof rktDirs>, groups: Array<number | undefined>, o: { gc?: boolean } = {}): void {
+  for (const pgid of groups) {
+    if (pgid === undefined) continue;
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  if (o.gc !== false) run(rktBin, ['gc', ...dirs.args(), '--grace-period=0s'], { env: dirs.env() });
+  const left = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => Boolean(m?.startsWith(dirs.base)))
+    .reverse();
+  for (const m of left) run('umount', ['-l', m]);
+  dirs.cleanup();
 }

@@ -14,7 +14,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, statSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, rktBin, rktDirs, run } from '../lib/cli.js';
-import { buildAppAci, startDetachedPod, waitForExitedState, type DetachedPod } from './pods-lib.js';
+import { buildAppAci, type DetachedPod, startDetachedPod, tearDownPodTests, waitForExitedState } from './pods-lib.js';
 
 const hasNspawn = ['/usr/bin/systemd-nspawn', '/bin/systemd-nspawn'].some((p) => existsSync(p));
 const dirs = rktDirs('rkt-nspawn-');
@@ -44,19 +44,7 @@ before(() => {
   });
 });
 
-after(() => {
-  for (const c of bg) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  if (hasNspawn) run(rktBin, ['gc', ...dirs.args(), '--grace-period=0s'], { env: dirs.env() });
-  for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => Boolean(m?.startsWith(dirs.base))).reverse())
-    run('umount', ['-l', m]);
-  dirs.cleanup();
-});
+after(() => tearDownPodTests(dirs, bg.map((c) => c.pid), { gc: Boolean(hasNspawn) }));
 
 const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...dirs.args(), '--insecure-options=image', ...args], { env: dirs.env() });
 const S1 = '--stage1-from-dir=stage1-nspawn.aci';

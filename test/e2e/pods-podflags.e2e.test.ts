@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { rktBin, rktDirs, run } from '../lib/cli.js';
 import { buildStage1 } from '../lib/ace.js';
-import { buildAppAci } from './pods-lib.js';
+import { buildAppAci, tearDownPodTests } from './pods-lib.js';
 
 const FLAVORS = ['fly', 'native'];
 const dirs = rktDirs('rkt-podflags-');
@@ -47,26 +47,7 @@ before(() => {
   buildAppAci(img('sleeper'), { name: 'example.com/sleeper', exec: ['/bin/busybox', 'sleep', '600'] });
 });
 
-after(() => {
-  for (const c of bg) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  for (const pid of strays) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  run(rktBin, ['gc', ...dirs.args(), '--grace-period=0s'], { env: dirs.env() });
-  for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => Boolean(m?.startsWith(dirs.base))).reverse())
-    run('umount', ['-l', m]);
-  dirs.cleanup();
-});
+after(() => tearDownPodTests(dirs, [...bg.map((c) => c.pid), ...strays]));
 
 const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...dirs.args(), '--insecure-options=image', ...args], { env: dirs.env() });
 /** rkt run on `flavor` with --net=host; `app` are the per-app flags after the image. */

@@ -9,7 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rktBin, rktDirs, run } from '../lib/cli.js';
-import { buildAppAci, buildFakeStage1Aci } from './pods-lib.js';
+import { buildAppAci, buildFakeStage1Aci, tearDownPodTests } from './pods-lib.js';
 
 const dirs = rktDirs('rkt-podrun-');
 const s1dir = join(dirs.base, 'stage1-images');
@@ -36,23 +36,7 @@ before(() => {
   buildAppAci(img('noarch'), { name: 'example.com/noarch', labels: { os: 'linux' } });
 });
 
-after(() => {
-  for (const c of bg) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  // unmount anything a failed test left, then remove the dirs
-  const left = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => Boolean(m && m.startsWith(dirs.base)))
-    .reverse();
-  for (const m of left) run('umount', ['-l', m]);
-  dirs.cleanup();
-});
+after(() => tearDownPodTests(dirs, bg.map((c) => c.pid), { gc: false }));
 
 const G = () => [...dirs.args(), '--insecure-options=image'];
 const rkt = (cmd: string, ...args: string[]) => run(rktBin, [cmd, ...G(), ...args], { env: dirs.env({ INH: 'inherited', IMG: 'inherited' }) });
