@@ -18,6 +18,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rktBin, rktDirs } from '../lib/cli.js';
 import { buildStage1 } from '../lib/ace.js';
@@ -45,10 +46,29 @@ function httpGet(ip: string, port: number): string {
 }
 
 /** What must be back to its first value after the test. */
+/**
+ * Whether a pod of another test file (running at the same time, with its own rkt data dir under
+ * the temp dir) owns this uuid: its pod dir exists from before its netns is made until after its
+ * netns is gone, so such netns are not this file's to count.
+ */
+function otherTestsPod(uuid: string): boolean {
+  for (const t of readdirSync(tmpdir()).filter((n) => n.startsWith('rkt-'))) {
+    const data = join(tmpdir(), t, 'data');
+    if (data === dirs.data || !existsSync(join(data, 'pods'))) continue;
+    for (const state of ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'])
+      if (existsSync(join(data, 'pods', state, uuid))) return true;
+  }
+  return false;
+}
+
 function snapshot() {
   const leases = join(dirs.data, 'networks', 'host-local');
   return {
-    podNetns: execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => /^rkt-[0-9a-f]{8}-/.test(l)).sort(),
+    podNetns: execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => /^rkt-[0-9a-f]{8}-/.test(n) && !otherTestsPod(n.slice(4)))
+      .sort(),
     links: execFileSync('ip', ['-n', HOST, '-o', 'link'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]).sort(),
     // Rules and user chains (a table that merely got loaded, with its empty built-in chains, is no leak).
     iptables: inHost('iptables-save', []).stdout.split('\n').filter((l) => l.startsWith('-A ') || (l.startsWith(':') && !/^:(PREROUTING|INPUT|OUTPUT|POSTROUTING|FORWARD) /.test(l))).map((l) => l.replace(/\[\d+:\d+\]/g, '')).sort(),
