@@ -75,6 +75,10 @@ export class CasImageStore implements ImageStore {
     const tmp = `${core.layout.tmp}/${tempName('import')}`;
     let fd: number | undefined = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     let hashing: Awaited<ReturnType<typeof importHashing>> | undefined;
+    // Writes and flushes queued on the thread pool: all must be settled before the fd is closed,
+    // or a late one would land in whatever file reuses the descriptor number (seen: the index).
+    let tail: Promise<void> = Promise.resolve();
+    let flushing: Promise<void> | undefined;
     try {
       hashing = await importHashing(source, options.sourceHashes);
       const { stream } = await decompress(hashing.stream);
@@ -83,11 +87,9 @@ export class CasImageStore implements ImageStore {
       scanning.catch(() => undefined); // observed below; avoid an unhandled rejection while we still stream
       let written = 0; // bytes handed to the file
       let flushedAt = 0;
-      let flushing: Promise<void> | undefined;
       const writeFd = fd;
       // Writes run on the thread pool, in order, while this thread hashes and parses; up to
       // MAX_IN_FLIGHT bytes may be queued (bounded memory).
-      let tail: Promise<void> = Promise.resolve();
       let inFlight = 0;
       let writeError: unknown;
       const settled: (() => void)[] = [];
@@ -172,7 +174,11 @@ export class CasImageStore implements ImageStore {
       return toInfo(this.row(id)!, this.treeSize(id));
     } finally {
       hashing?.close();
-      if (fd !== undefined) fs.closeSync(fd);
+      if (fd !== undefined) {
+        await tail.catch(() => undefined);
+        await flushing;
+        fs.closeSync(fd);
+      }
       fs.rmSync(tmp, { force: true });
     }
   }
