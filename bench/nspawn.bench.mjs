@@ -51,8 +51,8 @@ export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
       ['stage0 start-up (node, oclif, DI, flags)', 'stage0: process start', 'stage0: prepare'],
       ['prepare (image lookup, pod dir, manifest)', 'stage0: prepare', 'stage0: prepared'],
       ['set up for run (overlay mounts, DNS files)', 'stage0: prepared', 'stage0: set up for run'],
-      ['stage1 run entrypoint (sh + node: plans, nspawn argv)', 'stage0: stage1 spawned', 'stage1: run end'],
-      ['runtime (systemd-nspawn, supervisor, rkt-appexec, app)', 'stage1: run end', 'stage0: stage1 exited'],
+      ['stage1 preparation, in stage0 (plans, nspawn argv)', 'stage0: set up for run', 'stage0: stage1 prepared in-process'],
+      ['runtime (entry script, systemd-nspawn, supervisor, rkt-appexec, app)', 'stage0: stage1 prepared in-process', 'stage0: stage1 exited'],
       ['stage0 exit', 'stage0: stage1 exited', 'stage0: exit'],
     ];
     const timed = timePhases([rktBin, ...flags, 'run', S1, '--net=none', `--uuid-file-save=${uuidFile}`, image], phases, timingRuns, rmPod);

@@ -72,8 +72,8 @@ export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
       ['stage0 networks, metadata service checks', 'stage0: engine booted', 'stage0: prepare'],
       ['prepare (image lookup, pod dir, manifest)', 'stage0: prepare', 'stage0: prepared'],
       ['set up for run (overlay mounts, DNS files)', 'stage0: prepared', 'stage0: set up for run'],
-      ['stage1 run entrypoint (sh + node, OCI bundles)', 'stage0: stage1 spawned', 'stage1: run end'],
-      ['runtime (unshare, supervisor, OCI runtime, app)', 'stage1: run end', 'stage0: stage1 exited'],
+      ['stage1 preparation, in stage0 (OCI bundles, supervisor plan)', 'stage0: set up for run', 'stage0: stage1 prepared in-process'],
+      ['runtime (entry script, unshare, supervisor, OCI runtime, app)', 'stage0: stage1 prepared in-process', 'stage0: stage1 exited'],
       ['stage0 exit', 'stage0: stage1 exited', 'stage0: exit'],
     ];
     const timed = timePhases([rktBin, ...flags, 'run', '--net=none', `--uuid-file-save=${uuidFile}`, image], phases, timingRuns, () => {

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import type { App, AppcIsolator, ImageManifest, Mount, PodManifest, Volume } from '@rkt/api';
 
 /* ------------------------------------------------------------------ pod layout helpers */
@@ -354,6 +355,8 @@ export interface Stage1Supports {
   eventHandlers: boolean;
   /** `rkt/supervisor-status -> ready` while running. */
   supervisorReady: boolean;
+  /** The image names a `rkt-ts.io/stage1/run-prepare` module that stage0 may run in its own process. */
+  runPrepare: boolean;
   /**
    * Per-app isolation (capabilities, memory limit, seccomp, no_new_privs, oom_score_adj, /proc/sys
    * read-only, enter with the app's isolation): the flavor's capability names, in kernel order,
@@ -432,6 +435,42 @@ export function stage1Suite(flavorName: string, build: () => Promise<string>, op
       const r0 = await run(ok);
       assert.equal(r0.code, 0, r0.stderr);
       if (opts.supports.statusFiles) assert.equal(ok.status('fine'), '0');
+    });
+
+    it('runs its rkt-ts.io/stage1/run-prepare module in the caller, and the entrypoint then skips that step', async () => {
+      const m = JSON.parse(fs.readFileSync(path.join(tree, 'manifest'), 'utf8')) as ImageManifest;
+      const rel = m.annotations?.find((a) => a.name === 'rkt-ts.io/stage1/run-prepare')?.value;
+      if (!opts.supports.runPrepare) {
+        // then stage0 must always run the whole entrypoint: the image may not name such a module
+        assert.equal(rel, undefined);
+        return;
+      }
+      assert.ok(rel?.startsWith('/'), 'the run-prepare annotation is an absolute path in the rootfs');
+      const pod = newPod({ apps: [{ name: 'prepped', app: sh('echo prepared-by-caller; exit 5') }] });
+      const mod = (await import(pathToFileURL(path.join(pod.dir, 'stage1', 'rootfs', rel!)).href)) as {
+        prepare(argv: readonly string[], podPath: string): Promise<void>;
+      };
+      // Bad arguments: the error carries the entrypoint's exit status, and nothing is started.
+      await assert.rejects(mod.prepare(['--no-such-flag', pod.uuid], pod.dir), (e: Error & { exitCode?: number }) => e.exitCode === 254);
+      const saved = Object.fromEntries(Object.keys(opts.env ?? {}).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, opts.env ?? {});
+      try {
+        await mod.prepare([...runArgs, pod.uuid], pod.dir);
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+      // With the step done, the entry script must not run node again: a node that cannot start proves it.
+      const r = await pod.run(runArgs, { env: { ...opts.env, RKT_TS_STAGE1_PREPARED: '1', RKT_STAGE1_NODE: '/nonexistent/node' } });
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(r.stdout, /prepared-by-caller/);
+      if (opts.supports.statusFiles) assert.equal(pod.status('prepped'), '5');
+      // Without the variable the same entrypoint runs its own preparation (and here fails on that node).
+      const other = newPod({ apps: [{ name: 'prepped', app: sh('exit 0') }] });
+      const r2 = await other.run(runArgs, { env: { ...opts.env, RKT_STAGE1_NODE: '/nonexistent/node' } });
+      assert.notEqual(r2.code, 0);
     });
 
     it('gives the app the appc environment, the image env and AC_APP_NAME', async () => {

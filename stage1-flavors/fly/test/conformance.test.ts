@@ -11,5 +11,5 @@ after(() => fs.rmSync(out, { recursive: true, force: true }));
 
 stage1Suite('fly', () => new FlyStage1().buildImage(out), {
   pidFile: 'pid',
-  supports: { multiApp: false, statusFiles: true, readOnlyRootfs: true, eventHandlers: false, supervisorReady: false },
+  supports: { multiApp: false, statusFiles: true, readOnlyRootfs: true, eventHandlers: false, supervisorReady: false, runPrepare: false },
 });

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Stage1 } from '@rkt/api';
 import { HOSTS_FALLBACK } from './common/dns.js';
-import { nodeEntryScript, vendoredPath, writeStage1Aci, type RootfsEntry } from './image/index.js';
+import { RUN_PREPARE_ANNOTATION, nodeEntryScript, vendoredPath, writeStage1Aci, type RootfsEntry } from './image/index.js';
 
 export const NATIVE_INTERFACE_VERSION = 6;
 export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -73,6 +73,7 @@ export class NativeStage1 implements Stage1 {
           entrypoints: { run: '/run', enter: '/enter', gc: '/gc', stop: '/stop' },
           entries,
           vendor: [{ name: PKG, root: PACKAGE_ROOT }],
+          annotations: [{ name: RUN_PREPARE_ANNOTATION, value: mod('run-prepare') }],
         },
         outDir,
       );

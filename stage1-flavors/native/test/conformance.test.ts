@@ -22,6 +22,7 @@ for (const runtime of (process.env.NATIVE_RUNTIMES?.split(',') ?? ['runc', 'crun
       readOnlyRootfs: true,
       eventHandlers: true,
       supervisorReady: true,
+      runPrepare: true,
       isolation: { allCaps: ALL_CAPS, defaultCaps: DEFAULT_CAPS },
     },
     leftovers: (pod: TestPod) => nativeLeftovers(pod.uuid, pod.dir),

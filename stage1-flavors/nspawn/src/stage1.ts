@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Stage1 } from '@rkt/api';
 import { compileStatic, compileSupervisor } from '@rkt/stage1-native';
 import { HOSTS_FALLBACK, LINUX_SYSCALLS } from '@rkt/stage1-native/common';
-import { nodeEntryScript, vendoredPath, writeStage1Aci, type RootfsEntry } from '@rkt/stage1-native/image';
+import { RUN_PREPARE_ANNOTATION, nodeEntryScript, vendoredPath, writeStage1Aci, type RootfsEntry } from '@rkt/stage1-native/image';
 
 export const NSPAWN_INTERFACE_VERSION = 6;
 export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -64,7 +64,12 @@ export class NspawnStage1 implements Stage1 {
           path: '/init',
           mode: 0o755,
           // Prepare in node, then become `rkt-supervisor launch` → systemd-nspawn → supervisor (PID 1).
-          data: nodeEntryScript('nspawn', 'run', mod('run'), 'exec "$d/rkt-supervisor" launch "$d/rkt/flavor-state/launch" ppid'),
+          data: nodeEntryScript('nspawn', 'run', mod('run'), [
+            // without machined, the launcher (this shell, then rkt-supervisor) joins the pod's cgroups
+            'j="$d/rkt/flavor-state/join-cgroups"',
+            'if [ -f "$j" ]; then while IFS= read -r f; do echo $$ 2>/dev/null >"$f" || :; done <"$j"; fi',
+            'exec "$d/rkt-supervisor" launch "$d/rkt/flavor-state/launch" ppid',
+          ].join('\n')),
         },
         { type: 'file', path: '/enter', mode: 0o755, data: nodeEntryScript('nspawn', 'enter', mod('enter')) },
         { type: 'file', path: '/gc', mode: 0o755, data: nodeEntryScript('nspawn', 'gc', mod('gc')) },
@@ -90,6 +95,7 @@ export class NspawnStage1 implements Stage1 {
             // The shared stage1 library, next to the flavor, where node's resolution finds it.
             { name: NATIVE, root: nativeRoot() },
           ],
+          annotations: [{ name: RUN_PREPARE_ANNOTATION, value: mod('run-prepare') }],
         },
         outDir,
       );

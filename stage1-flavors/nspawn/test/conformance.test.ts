@@ -21,6 +21,7 @@ if (which('systemd-nspawn')) {
       readOnlyRootfs: true,
       eventHandlers: true,
       supervisorReady: true,
+      runPrepare: true,
       isolation: { allCaps: ALL_CAPS, defaultCaps: DEFAULT_CAPS },
     },
     leftovers: (pod) => nspawnLeftovers(pod.uuid, pod.dir),

@@ -33,6 +33,12 @@ export interface Stage1ImageSpec {
 
 export const RKT_VERSION = '1.30.0';
 
+/**
+ * Names the ES module (a path in the rootfs) whose `prepare(argv, podPath)` is the run entrypoint's
+ * first step, so that stage0 can run it in its own process (docs/extension-points/stage1.md).
+ */
+export const RUN_PREPARE_ANNOTATION = 'rkt-ts.io/stage1/run-prepare';
+
 export function aciArch(arch = process.arch): string {
   const m: Record<string, string> = { x64: 'amd64', arm64: 'aarch64', ia32: 'i386', ppc64: 'ppc64le', arm: 'armv7l' };
   return m[arch] ?? arch;
@@ -68,14 +74,20 @@ export function vendoredPath(pkg: string, rel: string): string {
 export function nodeEntryScript(flavor: string, name: string, modulePath: string, after?: string): string {
   const rel = modulePath.replace(/^\//, '');
   const node = `\${RKT_STAGE1_NODE:-$(command -v node || echo ${shq(process.execPath)})}`;
-  const lines = [
-    '#!/bin/sh',
-    `# rkt-ts stage1-${flavor} ${name} entrypoint: the flavor's compiled TypeScript, run by the host's node.`,
-    'd=${0%/*}',
-    `node=${node}`,
-  ];
-  if (after) lines.push(`"$node" "$d/${rel}" "$@" || exit $?`, after);
-  else lines.push(`exec "$node" "$d/${rel}" "$@"`);
+  const lines = ['#!/bin/sh', `# rkt-ts stage1-${flavor} ${name} entrypoint: the flavor's compiled TypeScript, run by the host's node.`, 'd=${0%/*}'];
+  if (after) {
+    // RKT_TS_STAGE1_PREPARED=1: stage0 already ran this step in its own process (the module is the
+    // image's `rkt-ts.io/stage1/run-prepare` annotation), so only what follows is left.
+    lines.push(
+      'if [ "${RKT_TS_STAGE1_PREPARED:-}" = 1 ]; then',
+      '  unset RKT_TS_STAGE1_PREPARED',
+      'else',
+      `  node=${node}`,
+      `  "$node" "$d/${rel}" "$@" || exit $?`,
+      'fi',
+      after,
+    );
+  } else lines.push(`node=${node}`, `exec "$node" "$d/${rel}" "$@"`);
   return lines.join('\n') + '\n';
 }
 

@@ -34,7 +34,7 @@ import { openKeyLock } from './lock.js';
 import { overlayUnsupportedReason, unmountAll } from './mounts.js';
 import { prepareTrees, setupForRun, writeDnsFiles, mkdirp } from './render.js';
 import { ISOLATOR_SETTINGS_FILE, planIsolators } from './isolators.js';
-import { entrypointPath, Entrypoint, readStage1Manifest, runEntrypointArgs, selectStage1, spawnStage1Run, type Stage1Flags } from './stage1.js';
+import { entrypointPath, Entrypoint, readStage1Manifest, runEntrypointArgs, selectStage1, startStage1Run, type Stage1Flags, type Stage1Manifest } from './stage1.js';
 import { writeUuidFile } from './uuid.js';
 
 export interface PrepareRequest {
@@ -330,17 +330,17 @@ export async function runPod(engine: Engine, pod: Pod, req: RunRequest): Promise
   if (!pod.lock) throw new RktError(ErrorCodes.INTERNAL, 'bug: running a pod without holding its lock');
   if (podNet) {
     const lock = pod.lock;
-    return podNet.tearDownAfter(engine, pod, req, () => (req.mdsRegister ? runRegistered(engine, pod, req, argv0, args, lock.fd) : spawnStage1Run(pod, argv0, args, lock.fd, process.env)));
+    return podNet.tearDownAfter(engine, pod, req, () => (req.mdsRegister ? runRegistered(engine, pod, req, s1, argv0, args, lock.fd) : startStage1Run(pod, s1, argv0, args, lock.fd, process.env)));
   }
-  if (!req.mdsRegister) return spawnStage1Run(pod, argv0, args, pod.lock.fd, process.env);
-  return runRegistered(engine, pod, req, argv0, args, pod.lock.fd);
+  if (!req.mdsRegister) return startStage1Run(pod, s1, argv0, args, pod.lock.fd, process.env);
+  return runRegistered(engine, pod, req, s1, argv0, args, pod.lock.fd);
 }
 
-async function runRegistered(engine: Engine, pod: Pod, req: RunRequest, argv0: string, args: string[], lockFd: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function runRegistered(engine: Engine, pod: Pod, req: RunRequest, s1: Stage1Manifest, argv0: string, args: string[], lockFd: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const mds = await import('../mds/client.js');
   await mds.registerPod(engine.context.paths.dataDir, pod, req.net, req.log);
   try {
-    return await spawnStage1Run(pod, argv0, args, lockFd, process.env);
+    return await startStage1Run(pod, s1, argv0, args, lockFd, process.env);
   } finally {
     await mds.unregisterIfMarked(engine.context.paths.dataDir, pod, req.log);
   }
