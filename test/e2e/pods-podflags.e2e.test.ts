@@ -25,7 +25,7 @@ const bg: ChildProcess[] = [];
 const strays: number[] = [];
 
 before(() => {
-  for (const f of FLAVORS) buildStage1(f, s1dir);
+  for (const f of [...FLAVORS, 'nspawn']) buildStage1(f, s1dir);
   mkdirSync(join(dirs.local, 'paths.d'), { recursive: true });
   writeFileSync(join(dirs.local, 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': s1dir }));
   // a host volume with a file and a submount (tmpfs) holding another file
@@ -260,4 +260,20 @@ test('--private-users: refused with overlay before a pod exists; on native with 
   const fly = runOn('fly', ['--private-users', '--no-overlay'], 'probe', [], 'true');
   assert.equal(fly.status, 254);
   assert.match(fly.stderr, /stage1: --private-users is not supported by the fly stage1/);
+});
+
+test('the stage1 preparation runs in stage0, or in the entrypoint with RKT_STAGE1_IN_PROCESS=0: same exit status, same stage1 errors', () => {
+  for (const inProcess of ['1', '0']) {
+    const env = { ...dirs.env(), RKT_STAGE1_IN_PROCESS: inProcess, RKT_TIMING: '1' };
+    const base = ['run', ...dirs.args(), '--insecure-options=image', '--net=host'];
+    const ok = run(rktBin, [...base, '--stage1-from-dir=stage1-native.aci', img('probe'), '--exec=/bin/busybox', '--', 'sh', '-c', 'echo ran; exit 3'], { env });
+    assert.equal(ok.status, 3, ok.stderr);
+    assert.match(ok.stdout, /ran/);
+    // where the preparation ran: stage0's mark, or the entrypoint's own node process
+    assert.equal(/stage0: stage1 prepared in-process/.test(ok.stderr), inProcess === '1', ok.stderr);
+    assert.equal(/ stage1: run end/.test(ok.stderr), inProcess === '0', ok.stderr);
+    const bad = run(rktBin, [...base, '--stage1-from-dir=stage1-nspawn.aci', '--private-users', '--no-overlay', img('probe'), '--exec=/bin/true'], { env });
+    assert.equal(bad.status, 254, bad.stderr);
+    assert.match(bad.stderr, /stage1: --private-users is not supported by the nspawn stage1/);
+  }
 });
