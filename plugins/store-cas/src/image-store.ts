@@ -32,7 +32,12 @@ import type {
   RemoteCacheInfo,
 } from '@rkt/api';
 import { invalidArgument, notFound, internal } from '@rkt/api';
-import { adaptiveHasher, checkHashAlgorithms, decompress, hashThrough, DETECT_BYTES, detectCompression, manifestParser, peek, scanAci, type StreamHasher } from './appc.js';
+import type { StreamHasher } from './appc.js';
+
+// The ACI library (tar parsing, decompression, hashing: ~30 modules) is loaded by the first
+// import, not by every command that opens the store (`rkt run` of a stored image never needs it).
+let appcModule: Promise<typeof import('./appc.js')> | undefined;
+const appc = () => (appcModule ??= import('./appc.js'));
 import type { StoreCore } from './core.js';
 import { lightWrite, type ImageRow, type RemoteRow } from './db.js';
 import { fsyncDir, isErrno, mkdirp } from './fsutil.js';
@@ -80,6 +85,7 @@ export class CasImageStore implements ImageStore {
     let tail: Promise<void> = Promise.resolve();
     let flushing: Promise<void> | undefined;
     try {
+      const { decompress, manifestParser, scanAci } = await appc();
       hashing = await importHashing(source, options.sourceHashes);
       const { stream } = await decompress(hashing.stream);
       const scanInput = new PassThrough({ highWaterMark: 1 << 20 });
@@ -336,6 +342,7 @@ async function importHashing(
   result(): Record<string, DigestSource> | undefined;
   close(): void;
 }> {
+  const { adaptiveHasher, checkHashAlgorithms, hashThrough, DETECT_BYTES, detectCompression, peek } = await appc();
   const wanted = [...new Set(algorithms ?? [])];
   try {
     checkHashAlgorithms(wanted);

@@ -25,7 +25,8 @@ import type { Dependency, ImageManifest, RenderedTree, TreeStore } from '@rkt/ap
 import { invalidArgument, notFound } from '@rkt/api';
 import type { StoreCore } from './core.js';
 import type { CasImageStore } from './image-store.js';
-import { TreeWriter } from './extract.js';
+// The tar reader (tar-stream) is loaded by the first render or extraction only.
+const extractModule = () => import('./extract.js');
 import { fsyncDir, isErrno, removeAll, syncFs, treeBytes } from './fsutil.js';
 import { checkTreeId, TREE_ID_RE } from './layout.js';
 import { ownerAlive, ownerToken, tempName } from './owner.js';
@@ -201,6 +202,7 @@ export class CasTreeStore implements TreeStore {
     fs.mkdirSync(work, 0o700);
     try {
       fs.mkdirSync(`${work}/rootfs`, 0o755);
+      const { TreeWriter } = await extractModule();
       const writer = new TreeWriter(`${work}/rootfs`);
       for (const layer of plan.layers) {
         const top = layer.level === 0;
@@ -280,6 +282,7 @@ export class CasTreeStore implements TreeStore {
     fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
     if (fs.readdirSync(dir).length > 0) throw invalidArgument(`cannot extract into ${dir}: the directory is not empty`);
     fs.mkdirSync(`${dir}/rootfs`, 0o755);
+    const { TreeWriter } = await extractModule();
     const writer = new TreeWriter(`${dir}/rootfs`);
     await writer.applyLayer(this.images.openAci(id), { label: id });
     writer.finish();

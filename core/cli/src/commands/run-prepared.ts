@@ -26,7 +26,9 @@ export default class RunPrepared extends RktCommand {
     ensureSuperuser();
     const engine = await this.engine(flags);
     if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
-    const networks = await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, (m) => this.warnLine(m));
+    // host and none need no CNI: its modules are not even loaded
+    const { hostOrNoneNet } = await import('../runtime/pods/options.js');
+    const networks = hostOrNoneNet(nd.net) ? undefined : await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, (m) => this.warnLine(m));
     const { podFromUuidString } = await import('../runtime/pods/uuid.js');
     const { PodState } = await import('../runtime/pods/pod.js');
     let pod;

@@ -36,7 +36,9 @@ export default class Run extends RktCommand {
     const engine = await this.engine(flags);
     mark('stage0: engine booted');
     if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
-    const networks = await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, log);
+    // host and none need no CNI: its modules are not even loaded
+    const { hostOrNoneNet } = await import('../runtime/pods/options.js');
+    const networks = hostOrNoneNet(nd.net) ? undefined : await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, log);
     const { preparePod, runPod } = await import('../runtime/pods/prepare.js');
     const { pod } = await preparePod(engine, req);
     pod.toRun();

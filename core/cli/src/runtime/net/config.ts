@@ -163,9 +163,9 @@ export async function planPodNetworks(
   net: string,
   log?: (m: string) => void,
 ): Promise<NetPlan | undefined> {
-  const { parseNetFlags } = await import('../pods/options.js');
+  const { parseNetFlags, hostOrNoneNet } = await import('../pods/options.js');
+  if (hostOrNoneNet(net)) return undefined;
   const nets = parseNetFlags([net]);
-  if (nets.length === 1 && (nets[0]!.name === 'host' || nets[0]!.name === 'none')) return undefined;
   preloadPluginExec();
   return planNetworks(engine.host, nets, engine.context.paths, log);
 }

@@ -21,7 +21,7 @@ import {
   type ImageManifest,
   type PodManifest,
 } from '@rkt/api';
-import { KNOWN_ISOLATORS } from '@rkt/appc';
+import { KNOWN_ISOLATORS } from '@rkt/appc/schema';
 import type { ExtensionHost } from '../extension-host.js';
 
 /** `$pod/isolator-settings.json`. */

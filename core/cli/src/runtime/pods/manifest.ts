@@ -15,7 +15,7 @@ import {
   type RuntimeApp,
   type Volume,
 } from '@rkt/api';
-import { checkPodManifest, podManifestToJson, sanitizeACName } from '@rkt/appc';
+import { checkPodManifest, podManifestToJson, sanitizeACName } from '@rkt/appc/schema';
 import type { AppOptions } from './options.js';
 
 /** rkt writes its own version as the pod manifest's acVersion. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { invalidArgument, type Annotation, type AppcIsolator, type ExposedPort, type Mount, type Volume } from '@rkt/api';
-import { acIdentifierError, acNameError, parseQuantity, parseQuery, isGoIP } from '@rkt/appc';
+import { acIdentifierError, acNameError, parseQuantity, parseQuery, isGoIP } from '@rkt/appc/schema';
 import { parseGoBool, type CliAppArgs } from './argv.js';
 
 export interface SeccompOverride {
@@ -334,6 +334,12 @@ export type NetList = Array<{ name: string; args: string }>;
  * alone; `all` takes every configured network; `name:K=V;K2=V2` passes CNI_ARGS to one network.
  * Whether the named networks exist is checked against the config dirs (runtime/net/config.ts).
  */
+/** `--net` names no contained network (host or none): no CNI, so callers need not load it. */
+export function hostOrNoneNet(net: string): boolean {
+  const nets = parseNetFlags([net]);
+  return nets.length === 1 && (nets[0]!.name === 'host' || nets[0]!.name === 'none');
+}
+
 export function parseNetFlags(values: readonly string[]): NetList {
   if (values.length === 0) return [{ name: 'default', args: '' }];
   const out: NetList = [];

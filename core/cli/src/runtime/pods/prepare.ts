@@ -24,7 +24,7 @@ import {
   type Store,
   type Volume,
 } from '@rkt/api';
-import { osArchError, labelsToRecord } from '@rkt/appc';
+import { osArchError, labelsToRecord } from '@rkt/appc/schema';
 import type { Engine } from '../engine.js';
 import type { ImageService } from '../images.js';
 import { generatePodManifest, validatePodManifestBytes, checkPorts, type ResolvedApp } from './manifest.js';
