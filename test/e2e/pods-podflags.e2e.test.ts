@@ -262,7 +262,7 @@ test('--private-users: refused with overlay before a pod exists; on native with 
   assert.match(fly.stderr, /stage1: --private-users is not supported by the fly stage1/);
 });
 
-test('the stage1 preparation runs in stage0, or in the entrypoint with RKT_STAGE1_IN_PROCESS=0: same exit status, same stage1 errors', () => {
+test('the stage1 preparation runs in stage0, or in the entrypoint with RKT_STAGE1_IN_PROCESS=0; stage0 runs without oclif, or with it (RKT_FAST_PATH=0): same exit status, same stage1 errors', () => {
   for (const inProcess of ['1', '0']) {
     const env = { ...dirs.env(), RKT_STAGE1_IN_PROCESS: inProcess, RKT_TIMING: '1' };
     const base = ['run', ...dirs.args(), '--insecure-options=image', '--net=host'];
@@ -272,6 +272,13 @@ test('the stage1 preparation runs in stage0, or in the entrypoint with RKT_STAGE
     // where the preparation ran: stage0's mark, or the entrypoint's own node process
     assert.equal(/stage0: stage1 prepared in-process/.test(ok.stderr), inProcess === '1', ok.stderr);
     assert.equal(/ stage1: run end/.test(ok.stderr), inProcess === '0', ok.stderr);
+    // and stage0 itself went through its fast path (no oclif: src/fast/run.ts) ...
+    assert.match(ok.stderr, /stage0: fast path/);
+    // ... which RKT_FAST_PATH=0 turns off, for the same outcome through oclif
+    const viaOclif = run(rktBin, [...base, '--stage1-from-dir=stage1-native.aci', img('probe'), '--exec=/bin/busybox', '--', 'sh', '-c', 'echo ran; exit 3'], { env: { ...env, RKT_FAST_PATH: '0' } });
+    assert.equal(viaOclif.status, 3, viaOclif.stderr);
+    assert.doesNotMatch(viaOclif.stderr, /stage0: fast path/);
+    assert.match(viaOclif.stderr, /stage0: command/);
     const bad = run(rktBin, [...base, '--stage1-from-dir=stage1-nspawn.aci', '--private-users', '--no-overlay', img('probe'), '--exec=/bin/true'], { env });
     assert.equal(bad.status, 254, bad.stderr);
     assert.match(bad.stderr, /stage1: --private-users is not supported by the nspawn stage1/);

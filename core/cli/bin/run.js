@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // rkt entry point. `rkt version` (and --version/-v) is answered here without importing oclif or
-// the DI container: startup is most of its cost (docs/architecture.md, "Start-up").
+// the DI container, and `rkt run` goes through a fast path without oclif: start-up is most of
+// their cost (docs/architecture.md, "Start-up").
 let argv = process.argv.slice(2);
 
 // rkt's global flags may come before the command (`rkt --dir=/x --debug fetch IMG`), as with
@@ -26,7 +27,8 @@ if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '--version' || ar
 } else if (argv.length === 0) {
   process.stderr.write("missing command\nRun 'rkt help' for usage.\n");
   process.exitCode = 2;
-} else {
+} else if (!(argv[0] === 'run' && process.env.RKT_FAST_PATH !== '0' && (await (await import('../dist/fast/run.js')).fastRun(argv.slice(1))))) {
+  // `rkt run` is tried without oclif first (src/fast/run.ts), which declines what only oclif can do.
   const { execute } = await import('@oclif/core/execute');
   await execute({ dir: import.meta.url });
 }

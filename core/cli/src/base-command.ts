@@ -2,7 +2,9 @@
  * Base of every rkt command: rkt's global flags, rkt's error format (`<cmd>: <msg>`, exit 254),
  * and a lazily booted engine. Heavy modules are imported only inside `engine()`.
  */
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import { Command, type Interfaces } from '@oclif/core';
+import { globalFlags } from './runtime/flag-specs.js';
+import { oclifFlags } from './runtime/pods/flag-defs.js';
 
 // Structurally the same as oclif's (unexported) FlagOutput / ArgOutput.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,23 +21,7 @@ import type { PluginSource } from './runtime/extension-host.js';
 export type GlobalFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof RktCommand)['baseFlags'] & T['flags']>;
 
 export abstract class RktCommand extends Command {
-  static override baseFlags = {
-    dir: Flags.string({ helpGroup: 'GLOBAL', description: 'rkt data directory [default: /var/lib/rkt]' }),
-    'system-config': Flags.string({ helpGroup: 'GLOBAL', description: 'system configuration directory', default: '/usr/lib/rkt' }),
-    'local-config': Flags.string({ helpGroup: 'GLOBAL', description: 'local configuration directory', default: '/etc/rkt' }),
-    'user-config': Flags.string({ helpGroup: 'GLOBAL', description: 'user configuration directory' }),
-    debug: Flags.boolean({ helpGroup: 'GLOBAL', description: 'print out more debug information to stderr', default: false }),
-    'insecure-options': Flags.string({
-      helpGroup: 'GLOBAL',
-      description: 'comma-separated list of security features to disable: none, image, tls, ondisk, http, pubkey, capabilities, paths, seccomp, all-fetch, all-run, all',
-      default: 'none',
-    }),
-    'trust-keys-from-https': Flags.boolean({
-      helpGroup: 'GLOBAL',
-      description: 'automatically trust gpg keys fetched from https',
-      default: false,
-    }),
-  };
+  static override baseFlags = oclifFlags(globalFlags);
 
   private engineInstance: Engine | undefined;
   private debugEnabled = process.argv.includes('--debug');
@@ -47,17 +33,9 @@ export abstract class RktCommand extends Command {
   }
 
   protected async globalOptions(flags: Record<string, unknown>): Promise<GlobalOptions> {
-    const { parseInsecureOptions } = await import('./runtime/insecure.js');
+    const { globalOptionsOf } = await import('./runtime/global-options.js');
     this.debugEnabled = Boolean(flags.debug);
-    return {
-      ...(typeof flags.dir === 'string' ? { dir: flags.dir } : {}),
-      systemConfig: String(flags['system-config']),
-      localConfig: String(flags['local-config']),
-      ...(typeof flags['user-config'] === 'string' && flags['user-config'] ? { userConfig: flags['user-config'] } : {}),
-      debug: Boolean(flags.debug),
-      insecure: parseInsecureOptions(flags['insecure-options'] as string | undefined),
-      trustKeysFromHttps: Boolean(flags['trust-keys-from-https']),
-    };
+    return globalOptionsOf(flags);
   }
 
   protected pluginSources(): PluginSource[] {

@@ -43,10 +43,10 @@ export default class RunPrepared extends RktCommand {
     const { runPod } = await import('../runtime/pods/prepare.js');
     const r = await runPod(engine, pod, {
       net: nd.net,
-      interactive: flags.interactive,
-      ...(flags.hostname ? { hostname: flags.hostname } : {}),
+      interactive: Boolean(flags.interactive),
+      ...(flags.hostname ? { hostname: String(flags.hostname) } : {}),
       dns: nd.dns,
-      mdsRegister: flags['mds-register'],
+      mdsRegister: Boolean(flags['mds-register']),
       ...(networks ? { networks } : {}),
       log: (m) => this.warnLine(m),
       debug: (m) => this.debugLine(m),

@@ -1,5 +1,4 @@
 import { RktCommand } from '../base-command.js';
-import { mark } from '../runtime/timing.js';
 import { appFlags, prepareFlags, runOnlyFlags } from '../runtime/pods/flag-defs.js';
 
 export default class Run extends RktCommand {
@@ -18,42 +17,16 @@ export default class Run extends RktCommand {
   static override flags = { ...prepareFlags, ...runOnlyFlags, ...appFlags };
 
   async run(): Promise<void> {
-    mark('stage0: command');
-    const { splitRunArgv, RUN_FLAGS } = await import('../runtime/pods/argv.js');
-    const split = splitRunArgv(this.argv, RUN_FLAGS);
-    const { flags } = await this.parse(Run, split.podArgv);
-    const { ensureSuperuser } = await import('../runtime/pods/cli.js');
-    const { netAndDns, prepareRequest, exitLikeStage1 } = await import('../runtime/pods/requests.js');
-    const { invalidArgument } = await import('@rkt/api');
-    const nd = netAndDns(flags);
-    const log = (m: string) => this.warnLine(m);
-    const debug = (m: string) => this.debugLine(m);
-    const uuidFileSave = (flags as Record<string, unknown>)['uuid-file-save'] as string | undefined;
-    const req = prepareRequest(split, flags, { portsAllowed: nd.portsAllowed, ...(uuidFileSave ? { uuidFileSave } : {}), log, debug });
-    if (flags.interactive && req.apps.length > 1) throw invalidArgument('interactive option only supports one image');
-    ensureSuperuser();
-    mark('stage0: flags checked');
-    const engine = await this.engine(flags);
-    mark('stage0: engine booted');
-    if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
-    // host and none need no CNI: its modules are not even loaded
-    const { hostOrNoneNet } = await import('../runtime/pods/options.js');
-    const networks = hostOrNoneNet(nd.net) ? undefined : await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, log);
-    const { preparePod, runPod } = await import('../runtime/pods/prepare.js');
-    const { pod } = await preparePod(engine, req);
-    pod.toRun();
-    const r = await runPod(engine, pod, {
-      net: nd.net,
-      interactive: flags.interactive,
-      ...(flags.hostname ? { hostname: flags.hostname } : {}),
-      dns: nd.dns,
-      ...(flags.ipc ? { ipc: flags.ipc } : {}),
-      localConfig: String(flags['local-config']),
-      mdsRegister: flags['mds-register'],
-      ...(networks ? { networks } : {}),
-      log,
-      debug,
-    });
-    exitLikeStage1(r, (c) => this.exit(c));
+    const { runCommand } = await import('../runtime/pods/run-command.js');
+    await runCommand(
+      {
+        parsePodFlags: async (podArgv) => (await this.parse(Run, podArgv)).flags,
+        engine: (flags) => this.engine(flags),
+        warnLine: (m) => this.warnLine(m),
+        debugLine: (m) => this.debugLine(m),
+        exit: (c) => this.exit(c),
+      },
+      this.argv,
+    );
   }
 }

@@ -1,72 +1,34 @@
 /**
- * oclif definitions of the pod flags of run, prepare and run-prepared (static data only; the
- * parsing of rkt's argv syntax is in argv.ts). Per-app flags are listed for `--help`; the splitter
- * takes them out of argv before oclif sees it.
+ * oclif definitions of the pod flags of run, prepare and run-prepared, made from the plain specs
+ * in ../flag-specs.ts (which the `rkt run` fast path parses without oclif).
  */
 import { Flags } from '@oclif/core';
+import * as specs from '../flag-specs.js';
+import type { FlagDef, FlagDefs } from '../flag-specs.js';
 
-const s = (description: string, extra: Record<string, unknown> = {}) => Flags.string({ description, ...extra });
-const many = (description: string) => Flags.string({ description, multiple: true, multipleNonGreedy: true });
-const b = (description: string) => Flags.boolean({ description, default: false });
+// The flags' value types are not known statically any more: commands read them as plain values.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyFlags = Record<string, any>;
 
-export const stage1Flags = {
-  'stage1-url': s('URL to an image to use as stage1', { helpGroup: 'STAGE1' }),
-  'stage1-path': s('absolute or relative path to an image to use as stage1', { helpGroup: 'STAGE1' }),
-  'stage1-name': s('name of an image to use as stage1', { helpGroup: 'STAGE1' }),
-  'stage1-hash': s('hash of an image to use as stage1', { helpGroup: 'STAGE1' }),
-  'stage1-from-dir': s('filename of an image in the stage1 images directory to use as stage1', { helpGroup: 'STAGE1' }),
-};
+/** One oclif flag from a spec. */
+export function oclifFlag(d: FlagDef): AnyFlags[string] {
+  const common = {
+    description: d.description,
+    ...(d.hidden ? { hidden: true } : {}),
+    ...(d.helpGroup ? { helpGroup: d.helpGroup } : {}),
+  };
+  if (d.type === 'boolean') return Flags.boolean({ ...common, default: d.default === true });
+  const options = d.options ? { options: d.options } : {};
+  // (no multiple flag has a default)
+  if (d.multiple) return Flags.string({ ...common, ...options, multiple: true, multipleNonGreedy: true });
+  return Flags.string({ ...common, ...options, ...(typeof d.default === 'string' ? { default: d.default } : {}) });
+}
 
-export const prepareFlags = {
-  ...stage1Flags,
-  port: many('ports to expose on the host (requires contained network). Syntax: --port=NAME:[HOSTIP:]HOSTPORT'),
-  'inherit-env': b('inherit all environment variables not set by apps'),
-  'no-overlay': b('disable overlay filesystem'),
-  'private-users': b('run within user namespaces'),
-  'set-env': many('an environment variable to set for apps in the form name=value'),
-  'set-env-file': many('path to an environment variables file'),
-  'pull-policy': s('when to pull an image', { options: ['never', 'new', 'update'], default: 'new' }),
-  'store-only': Flags.boolean({ description: 'deprecated: use --pull-policy=never', hidden: true, default: false }),
-  'no-store': Flags.boolean({ description: 'deprecated: use --pull-policy=update', hidden: true, default: false }),
-  'pod-manifest': s('the path to the pod manifest. If it\'s non-empty, then only \'--net\', \'--no-overlay\' and \'--interactive\' will have effect'),
-  volume: many('volumes to make available in the pod: NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL] or NAME,kind=empty[,mode=0755][,uid=0][,gid=0]'),
-};
+export function oclifFlags(defs: FlagDefs): AnyFlags {
+  return Object.fromEntries(Object.entries(defs).map(([k, d]) => [k, oclifFlag(d)]));
+}
 
-export const runOnlyFlags = {
-  net: many('configure the pod\'s networking: "host" or "none" (required: rkt\'s CNI "default" network is not implemented yet)'),
-  dns: many('name servers to write in /etc/resolv.conf, or "host" / "none"'),
-  'dns-search': many('DNS search domains to write in /etc/resolv.conf'),
-  'dns-opt': many('DNS options to write in /etc/resolv.conf'),
-  'dns-domain': s('DNS domain to write in /etc/resolv.conf'),
-  'hosts-entry': many('entries to add to the pod-wide /etc/hosts (IP=HOSTNAME), or "host"'),
-  interactive: b('run pod interactively. If true, only one image may be supplied.'),
-  'mds-register': b('register pod with metadata service ("rkt metadata-service" must be running for the same --dir)'),
-  hostname: s('pod\'s hostname. If empty, it will be "rkt-$PODUUID"'),
-  ipc: s('IPC namespace mode: auto, private or parent', { options: ['auto', 'private', 'parent'] }),
-  'uuid-file-save': s('write out pod UUID to specified file'),
-};
-
-const app = (description: string) => Flags.string({ description, helpGroup: 'PER-APP (after an IMAGE)' });
-
-export const appFlags = {
-  signature: app('local signature file to use in validating the preceding image'),
-  exec: app('override the exec command for the preceding image'),
-  'working-dir': app('override the working directory of the preceding image'),
-  'readonly-rootfs': app('if set, the app\'s rootfs will be mounted read-only'),
-  mount: app('mount point binding a volume to a path within an app: volume=NAME,target=PATH (before any image: for every app)'),
-  user: app('user override for the preceding image (example: \'--user=user\')'),
-  group: app('group override for the preceding image (example: \'--group=group\')'),
-  'supplementary-gids': app('supplementary group IDs override for the preceding image (examples: \'--supplementary-gids=1024,2048\')'),
-  name: app('set the name of the app (default: the image name\'s last component)'),
-  annotation: app('set an app annotation (example: \'--annotation=foo=bar\')'),
-  'user-annotation': app('set the app\'s annotations (example: \'--user-annotation=foo=bar\')'),
-  'user-label': app('set the app\'s labels (example: \'--user-label=foo=bar\'); --label is an alias'),
-  environment: app('set the app\'s environment variables (example: \'--environment=foo=bar\')'),
-  memory: app('memory limit for the preceding image (example: \'--memory=16Mi\', \'--memory=50M\', \'--memory=1G\')'),
-  cpu: app('cpu limit for the preceding image (example: \'--cpu=500m\')'),
-  'cpu-shares': app('cpu-shares assigns the specified CPU time share weight (example: \'--cpu-shares=2048\')'),
-  'caps-retain': app('capability to retain (example: \'--caps-retain=CAP_SYS_ADMIN\')'),
-  'caps-remove': app('capability to remove (example: \'--caps-remove=CAP_MKNOD\')'),
-  seccomp: app('seccomp filter override (example: \'--seccomp mode=retain,errno=EPERM,chmod,chown\')'),
-  'oom-score-adj': app('oom-score-adj isolator override'),
-};
+export const stage1Flags = oclifFlags(specs.stage1Flags);
+export const prepareFlags = oclifFlags(specs.prepareFlags);
+export const runOnlyFlags = oclifFlags(specs.runOnlyFlags);
+export const appFlags = oclifFlags(specs.appFlags);
