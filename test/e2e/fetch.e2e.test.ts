@@ -73,6 +73,24 @@ test('a signed local file is fetched only once its signer is trusted for the nam
   assert.equal((await names()), 'localhost/hello:1.0.0\n');
 });
 
+test('rkt fetch runs without oclif (its fast path), with the same output and errors as through oclif (RKT_FAST_PATH=0)', async () => {
+  const file = join(dirs.base, 'img', 'hello-1.0.0.aci');
+  const both = async (...args: string[]) => {
+    const fast = await runAsync(rktBin, [...dirs.args(), ...args], { env: { ...env(), RKT_TIMING: '1' } });
+    const oclif = await runAsync(rktBin, [...dirs.args(), ...args], { env: { ...env(), RKT_TIMING: '1', RKT_FAST_PATH: '0' } });
+    assert.match(fast.stderr, /stage0: fast path/);
+    assert.doesNotMatch(oclif.stderr, /stage0: fast path/);
+    const plain = (e: string) => e.split('\n').filter((l) => !l.startsWith('rkt-timing ')).join('\n');
+    assert.equal(fast.status, oclif.status, `${fast.stderr}\n${oclif.stderr}`);
+    assert.equal(fast.stdout, oclif.stdout);
+    assert.equal(plain(fast.stderr), plain(oclif.stderr));
+    return fast;
+  };
+  assert.equal((await both('fetch', '--full=true', '--pull-policy', 'new', file)).status, 0);
+  assert.equal((await both('fetch', join(dirs.base, 'img', 'missing.aci'))).status, 254);
+  assert.equal((await both('fetch', '--pull-policy=never', 'localhost/not-there:1.0')).status, 254);
+});
+
 test('a signature by another key, or over other bytes, is refused and leaves nothing', async () => {
   const file = join(dirs.base, 'img', 'tampered.aci');
   buildBusyboxAci(file, { name: 'localhost/hello', version: '2.0.0', files: { 'etc/motd': 'tampered' } });

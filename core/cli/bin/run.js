@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // rkt entry point. `rkt version` (and --version/-v) is answered here without importing oclif or
-// the DI container, and `rkt run` goes through a fast path without oclif: start-up is most of
+// the DI container, and `rkt run` and `rkt fetch` go through a fast path without oclif: start-up is most of
 // their cost (docs/architecture.md, "Start-up").
 let argv = process.argv.slice(2);
 
@@ -8,6 +8,7 @@ let argv = process.argv.slice(2);
 // cobra's persistent flags; oclif wants them after it. Move them behind the command words.
 const VALUE_FLAGS = new Set(['--dir', '--system-config', '--local-config', '--user-config', '--insecure-options']);
 const TOPICS = new Set(['image', 'plugins']);
+const FAST = new Set(['run', 'fetch']);
 if (argv.length > 0 && argv[0].startsWith('--') && argv[0] !== '--version' && argv[0] !== '--help') {
   const globals = [];
   let i = 0;
@@ -27,8 +28,9 @@ if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '--version' || ar
 } else if (argv.length === 0) {
   process.stderr.write("missing command\nRun 'rkt help' for usage.\n");
   process.exitCode = 2;
-} else if (!(argv[0] === 'run' && process.env.RKT_FAST_PATH !== '0' && (await (await import('../dist/fast/run.js')).fastRun(argv.slice(1))))) {
-  // `rkt run` is tried without oclif first (src/fast/run.ts), which declines what only oclif can do.
+} else if (!(FAST.has(argv[0]) && process.env.RKT_FAST_PATH !== '0' && (await (await import('../dist/fast/index.js')).fastCommand(argv[0], argv.slice(1))))) {
+  // `rkt run` and `rkt fetch` are tried without oclif first (src/fast/), which declines what only
+  // oclif can do.
   const { execute } = await import('@oclif/core/execute');
   await execute({ dir: import.meta.url });
 }

@@ -1,5 +1,5 @@
 /**
- * The `rkt run` fast path (src/fast/run.ts) against oclif: the same flags for every pod argv it
+ * The `rkt run` and `rkt fetch` fast path (src/fast/) against oclif: the same flags for every pod argv it
  * accepts, a decline for what it cannot be sure of, and the same plugin list as oclif's.
  */
 import { test } from 'node:test';
@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Config, Parser } from '@oclif/core';
-import { CLI_ROOT, corePluginSources, fastParseFlags, userPluginsConfigured } from '../src/fast/run.js';
+import { Args, Config, Parser } from '@oclif/core';
+import { CLI_ROOT, corePluginSources, fastParseArgv, fastParseFlags, userPluginsConfigured } from '../src/fast/index.js';
 import * as specs from '../src/runtime/flag-specs.js';
 import { oclifFlags } from '../src/runtime/pods/flag-defs.js';
 import { RUN_FLAGS, splitRunArgv } from '../src/runtime/pods/argv.js';
@@ -94,4 +94,51 @@ test('installed or linked plugins (oclif data dir with a package.json) send rkt 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// `rkt fetch`: flags and images interspersed, rkt's --bool=true|false spelling.
+const fetchDefs = { ...specs.globalFlags, ...specs.fetchFlags };
+async function fetchViaOclif(argv: string[]): Promise<{ flags: Record<string, unknown>; args: string[] }> {
+  // RktCommand.parse's translation of --bool=true|false, then oclif
+  const translated = argv.flatMap((a) => {
+    const m = /^--([^=]+)=(true|false)$/i.exec(a);
+    if (!m || fetchDefs[m[1]!]?.type !== 'boolean') return [a];
+    return m[2]!.toLowerCase() === 'true' ? [`--${m[1]}`] : [];
+  });
+  const out = await Parser.parse(translated, {
+    flags: oclifFlags(fetchDefs),
+    args: { image: Args.string({ required: true }) },
+    strict: false,
+  });
+  return { flags: Object.fromEntries(Object.entries(out.flags).filter(([, v]) => v !== undefined)), args: out.argv as string[] };
+}
+
+test('the fast path parses rkt fetch command lines exactly as oclif does, and declines the rest', async () => {
+  const accepted = [
+    ['img.aci'],
+    ['--full', 'a.aci', 'b.aci'],
+    ['--signature=a.asc', 'a.aci', '--signature', 'b.asc', 'b.aci'],
+    ['--pull-policy', 'never', 'example.com/app:v1,os=linux', '--full=false'],
+    ['--insecure-options=image', '--dir=/x', '--debug=true', 'https://example.com/a.aci'],
+    ['--store-only', '--trust-keys-from-https', 'file:///tmp/a.aci', '--system-config', '/s'],
+  ];
+  for (const argv of accepted) {
+    const fast = fastParseArgv(argv, fetchDefs);
+    assert.ok(fast, `declined ${JSON.stringify(argv)}`);
+    assert.deepEqual(fast, await fetchViaOclif(argv), JSON.stringify(argv));
+  }
+  const declined = [
+    ['--pull-policy=sometimes', 'a.aci'],
+    ['--pull-policy', '--full', 'a.aci'],
+    ['--dir=/a', '--dir=/b', 'a.aci'],
+    ['--full', '--full', 'a.aci'],
+    ['--full=maybe', 'a.aci'],
+    ['-x', 'a.aci'],
+    ['--', 'a.aci'],
+    ['--nope', 'a.aci'],
+    ['--signature'],
+  ];
+  for (const argv of declined) assert.equal(fastParseArgv(argv, fetchDefs), undefined, JSON.stringify(argv));
+  await assert.rejects(fetchViaOclif(['--pull-policy=sometimes', 'a.aci']));
+  await assert.rejects(fetchViaOclif(['--dir=/a', '--dir=/b', 'a.aci']));
 });

@@ -1,4 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
+import { fetchFlags } from '../runtime/flag-specs.js';
+import { oclifFlags } from '../runtime/pods/flag-defs.js';
 import { RktCommand } from '../base-command.js';
 
 export default class Fetch extends RktCommand {
@@ -14,39 +16,11 @@ export default class Fetch extends RktCommand {
   ];
   static override strict = false;
   static override args = { image: Args.string({ description: 'image to fetch', required: true }) };
-  static override flags = {
-    signature: Flags.string({ description: 'local signature file to use in validating the preceding image', multiple: true, multipleNonGreedy: true }),
-    'pull-policy': Flags.string({
-      description: 'when to pull an image: never (store only), new (store first), update (always check the remote)',
-      options: ['never', 'new', 'update'],
-      default: 'update',
-    }),
-    full: Flags.boolean({ description: 'print the full image hash after fetching', default: false }),
-    'store-only': Flags.boolean({ description: 'deprecated: same as --pull-policy=never', hidden: true, default: false }),
-    'no-store': Flags.boolean({ description: 'deprecated: same as --pull-policy=update', hidden: true, default: false }),
-  };
+  static override flags = oclifFlags(fetchFlags);
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(Fetch);
-    const images = argv as string[];
-    const sigs = flags.signature ?? [];
-    if (sigs.length > images.length) this.error(`more --signature flags (${sigs.length}) than images (${images.length})`, { exit: 254 });
-    const pullPolicy = flags['store-only'] ? 'never' : flags['no-store'] ? 'update' : (flags['pull-policy'] as 'never' | 'new' | 'update');
-    const engine = await this.engine(flags);
-    const { imageService } = await import('../runtime/image-commands.js');
-    const { shortImageId } = await import('../runtime/image-ref.js');
-    const { TtyProgress } = await import('../runtime/progress.js');
-    const svc = await imageService(engine);
-    for (const [i, image] of images.entries()) {
-      const progress = TtyProgress.forStderr();
-      const info = await svc.fetch(image, {
-        pullPolicy,
-        ...(sigs[i] ? { signaturePath: sigs[i] } : {}),
-        ...(progress ? { progress } : {}),
-        log: (m) => process.stderr.write(`image: ${m}\n`),
-        debug: (m) => this.debugLine(m),
-      });
-      process.stdout.write(`${shortImageId(info.id, flags.full)}\n`);
-    }
+    const { fetchCommand } = await import('../runtime/fetch-command.js');
+    await fetchCommand({ engine: (f) => this.engine(f), debugLine: (m) => this.debugLine(m) }, flags, argv as string[]);
   }
 }

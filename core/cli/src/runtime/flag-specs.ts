@@ -99,3 +99,17 @@ export const appFlags: FlagDefs = {
   seccomp: app('seccomp filter override (example: \'--seccomp mode=retain,errno=EPERM,chmod,chown\')'),
   'oom-score-adj': app('oom-score-adj isolator override'),
 };
+
+/** `rkt fetch`'s own flags. */
+export const fetchFlags: FlagDefs = {
+  signature: { type: 'string', description: 'local signature file to use in validating the preceding image', multiple: true },
+  'pull-policy': {
+    type: 'string',
+    description: 'when to pull an image: never (store only), new (store first), update (always check the remote)',
+    options: ['never', 'new', 'update'],
+    default: 'update',
+  },
+  full: { type: 'boolean', description: 'print the full image hash after fetching', default: false },
+  'store-only': { type: 'boolean', description: 'deprecated: same as --pull-policy=never', hidden: true, default: false },
+  'no-store': { type: 'boolean', description: 'deprecated: same as --pull-policy=update', hidden: true, default: false },
+};
