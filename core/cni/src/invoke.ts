@@ -15,6 +15,7 @@
  * retryable).
  */
 import { accessSync, constants as fsc, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { RktError, ErrorCodes, invalidArgument, notFound } from '@rkt/api';
 import { compareVersions, configListJson, networkConfigFrom, pluginTypeError, type NetworkConfigList, type PluginConf } from './conf.js';
@@ -67,28 +68,42 @@ export interface CachedAttachment {
   result: unknown;
 }
 
-const execaExec: PluginExec = async (r) => {
-  const { execa } = await import('execa');
-  const p = await execa(r.binary, [], {
-    input: r.stdin,
-    env: r.env,
-    extendEnv: false,
-    reject: false,
-    timeout: r.timeoutMs,
-    stripFinalNewline: false,
-  });
-  if (p.timedOut) return { exitCode: -1, stdout: String(p.stdout ?? ''), stderr: `timed out after ${r.timeoutMs} ms` };
-  if (p.exitCode === undefined) return { exitCode: -1, stdout: String(p.stdout ?? ''), stderr: p.shortMessage ?? String(p.stderr ?? '') };
-  return { exitCode: p.exitCode, stdout: String(p.stdout ?? ''), stderr: String(p.stderr ?? '') };
-};
-
 /**
- * Start loading the process library now, so that its import overlaps with the caller's other
- * asynchronous work (stage0 calls this as soon as it knows a pod needs CNI).
+ * Runs a plugin with node:child_process rather than the project's process library (execa): a CNI
+ * plugin is the simplest kind of child — config on stdin, a clean environment, stdout and stderr
+ * collected, a timeout — and execa's import alone costs ~60 ms, on the critical path of every
+ * `rkt run` with a contained network (docs/dependencies.md).
  */
-export function preloadPluginExec(): void {
-  void import('execa').catch(() => undefined);
-}
+const spawnExec: PluginExec = (r) =>
+  new Promise((resolve) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let settled = false;
+    const done = (v: ExecResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(v);
+    };
+    const child = spawn(r.binary, [], { env: r.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, r.timeoutMs);
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => done({ exitCode: -1, stdout: '', stderr: e.message }));
+    // A plugin may exit without reading its config: EPIPE on stdin is not an error of ours.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(r.stdin);
+    child.on('close', (code, signal) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      if (timedOut) done({ exitCode: -1, stdout, stderr: `timed out after ${r.timeoutMs} ms` });
+      else if (code === null) done({ exitCode: -1, stdout, stderr: `killed by ${signal}` });
+      else done({ exitCode: code, stdout, stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
 
 function isExecutable(p: string): boolean {
   try {
@@ -115,7 +130,7 @@ export class CniInvoker {
   private readonly timeoutMs: number;
 
   constructor(private readonly o: InvokerOptions) {
-    this.exec = o.exec ?? execaExec;
+    this.exec = o.exec ?? spawnExec;
     this.timeoutMs = o.timeoutMs ?? 60_000;
   }
 

@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { invalidArgument, notFound, POINT_URIS, token, type NetConf, type Network } from '@rkt/api';
-import { DEFAULT_CNI_PATH, findPluginBinary, parseNetworkConfig, preloadPluginExec, type NetworkConfigList } from '@rkt/cni';
+import { DEFAULT_CNI_PATH, findPluginBinary, parseNetworkConfig, type NetworkConfigList } from '@rkt/cni';
 import type { ExtensionHost } from '../extension-host.js';
 
 export interface NetRequest {
@@ -166,6 +166,5 @@ export async function planPodNetworks(
   const { parseNetFlags, hostOrNoneNet } = await import('../pods/options.js');
   if (hostOrNoneNet(net)) return undefined;
   const nets = parseNetFlags([net]);
-  preloadPluginExec();
   return planNetworks(engine.host, nets, engine.context.paths, log);
 }
