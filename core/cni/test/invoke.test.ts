@@ -110,6 +110,15 @@ test('a CNI error object becomes a clear RktError naming network, plugin and com
   assert.ok(inv.cached('delfail', rt), 'the cache stays for a retry');
 });
 
+test('a plugin that hangs is killed after the timeout, and one killed by a signal fails clearly', async () => {
+  reset();
+  const inv = new CniInvoker({ cniPath: [bin], cacheDir: join(base, 'cache-t'), timeoutMs: 300 });
+  const t0 = Date.now();
+  await assert.rejects(inv.add(list({ cniVersion: '1.0.0', name: 'slow', plugins: [{ type: 'fake-a', hangMs: 10_000 }] }), rt), /timed out after 300 ms/);
+  assert.ok(Date.now() - t0 < 5000, 'not waited for');
+  await assert.rejects(inv.add(list({ cniVersion: '1.0.0', name: 'killed', plugins: [{ type: 'fake-a', killSelf: 'SIGTERM' }] }), rt), /killed by SIGTERM/);
+});
+
 test('old result versions are read (0.2.0 ip4, 0.4.0 with version fields); CHECK needs 0.4.0', async () => {
   const inv = invoker(join(base, 'cache-old'));
   const old = list({ cniVersion: '0.2.0', name: 'old', type: 'fake-a' });
