@@ -48,7 +48,7 @@ export default function nspawnBench({ rounds = 10, timingRuns = 5 } = {}) {
     const results = compare(variants, { rounds, warmup: 2 });
 
     const phases = [
-      ['stage0 start-up (node, oclif, DI, flags)', 'stage0: process start', 'stage0: prepare'],
+      ['stage0 start-up (node, fast path, DI, flags)', 'stage0: process start', 'stage0: prepare'],
       ['prepare (image lookup, pod dir, manifest)', 'stage0: prepare', 'stage0: prepared'],
       ['set up for run (overlay mounts, DNS files)', 'stage0: prepared', 'stage0: set up for run'],
       ['stage1 preparation, in stage0 (plans, nspawn argv)', 'stage0: set up for run', 'stage0: stage1 prepared in-process'],

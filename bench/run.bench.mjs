@@ -66,7 +66,7 @@ export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
 
     // where the time goes: phases from RKT_TIMING lines, medians over a few runs
     const phases = [
-      ['stage0 start-up: node, oclif, command lookup', 'stage0: process start', 'stage0: command'],
+      ['stage0 start-up: node, CLI entry (fast path, no oclif)', 'stage0: process start', 'stage0: command'],
       ['stage0 argv and flag checks', 'stage0: command', 'stage0: flags checked'],
       ['stage0 engine boot (DI container, plugins)', 'stage0: flags checked', 'stage0: engine booted'],
       ['stage0 networks, metadata service checks', 'stage0: engine booted', 'stage0: prepare'],
