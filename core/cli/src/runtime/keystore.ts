@@ -114,7 +114,7 @@ function isArmored(bytes: Uint8Array): boolean {
  * public part. Throws invalidArgument if nothing parses.
  */
 export async function readPublicKeys(bytes: Uint8Array | string, what = 'key'): Promise<PublicKey[]> {
-  const openpgp = await import('openpgp');
+  const openpgp = (await import('./openpgp.js')).openpgp();
   const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
   let keys: Key[];
   try {

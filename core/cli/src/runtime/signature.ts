@@ -118,7 +118,7 @@ function what(name: string | undefined): string {
 export async function parseAciSignature(signature: Uint8Array | string | null, imageName?: string): Promise<AciSignature> {
   if (signature === null || signature === undefined)
     throw untrusted(`${what(imageName)} is not signed (no signature found); use --insecure-options=image to skip the check`);
-  const openpgp = await import('openpgp');
+  const openpgp = (await import('./openpgp.js')).openpgp();
   const bytes = typeof signature === 'string' ? Buffer.from(signature, 'utf8') : signature;
   if (bytes.length === 0) throw untrusted(`${what(imageName)} is not signed: the signature is empty`);
   const armored = Buffer.from(bytes.subarray(0, 2048)).toString('latin1').includes('-----BEGIN PGP');
