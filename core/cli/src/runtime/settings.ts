@@ -6,6 +6,8 @@
  *   { "points":  { "rkt.store.v1": "cas" },                 // which implementation a point uses
  *     "plugins": { "rkt.fetcher.v1.https": { ... } } }      // a contribution's own section
  */
+import { createRequire } from 'node:module';
+import type * as Cosmiconfig from 'cosmiconfig';
 import { invalidArgument } from '@rkt/api';
 
 export interface CliSettings {
@@ -43,7 +45,9 @@ export function validateSettings(raw: unknown, source: string): CliSettings {
 }
 
 export async function loadSettings(): Promise<CliSettings> {
-  const { cosmiconfig } = await import('cosmiconfig');
+  // through require: cosmiconfig is CommonJS, and importing it from ESM first scans its sources
+  // for export names (~5 ms of every command that boots the engine: 12.5 ms vs 7.4 ms measured)
+  const { cosmiconfig } = createRequire(import.meta.url)('cosmiconfig') as typeof Cosmiconfig;
   const explorer = cosmiconfig('rkt', { searchStrategy: 'global' });
   const explicit = process.env.RKT_SETTINGS;
   let result;
