@@ -141,6 +141,11 @@ before(() => {
     join(dirs.local, 'net.d', '30-chained.conflist'),
     JSON.stringify({ cniVersion: '1.0.0', name: 'chained', plugins: [{ type: 'ptp', ipMasq: false, ipam: { type: 'host-local', subnet: '10.87.0.0/24' } }, { type: 'tuning', mac: 'c2:b0:57:49:47:f1' }] }),
   );
+  // IPv6 only, on ptp (a unique local range, inside this test's netns only)
+  writeFileSync(
+    join(dirs.local, 'net.d', '40-v6.conf'),
+    JSON.stringify({ cniVersion: '1.0.0', name: 'v6', type: 'ptp', ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: 'fd00:87:6::/64' }]], routes: [{ dst: '::/0' }] } }),
+  );
   buildAppAci(img('web'), { name: 'example.com/web', exec: ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/www'], ports: [{ name: 'http', protocol: 'tcp', port: 80 }], files: { 'www/index.html': 'hello from the pod\n' } });
   buildAppAci(img('client'), { name: 'example.com/client', exec: ['/bin/busybox', 'true'] });
   initial = snapshot();
@@ -212,6 +217,28 @@ test('two pods on one bridge reach each other (CNI_ARGS IP=, DNS from the CNI re
   await server.exited;
   // CNI DEL leaves the bridge device itself (host.md); remove it so the host is as before.
   spawnSync('ip', ['-n', HOST, 'link', 'del', BR]);
+});
+
+test('an IPv6-only network: the pod gets its address and routes, serves HTTP to the host over IPv6, and rkt status shows ip6=', { skip: !ROOT && 'needs root and CNI plugins' }, async () => {
+  const server = startPod('v6web', ['--net=v6', img('web')]);
+  const { uuid, info } = await waitNet(server);
+  const ip6 = String(info[0]!.ip6 ?? '');
+  assert.match(ip6, /^fd00:87:6::[0-9a-f]+\/64$/, JSON.stringify(info));
+  assert.equal(info[0]!.ip, undefined, 'no IPv4 address on this network');
+  const addr = ip6.split('/')[0]!;
+  let body = '';
+  for (let i = 0; i < 20 && !body.includes('hello from the pod'); i++) {
+    body = inHost('/bin/busybox', ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 3 ${addr} 80`]).stdout;
+    if (!body.includes('hello from the pod')) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(body, /hello from the pod/);
+  assert.match(rkt('status', uuid).stdout, new RegExp(`^networks=v6:ip6=${addr}$`, 'm'));
+  const inside = rkt(...RUN, '--net=v6', img('client'), '--exec=/bin/busybox', '--', 'sh', '-c', '/bin/busybox ip -6 -o addr show dev eth0 scope global; /bin/busybox ip -6 route show default');
+  assert.equal(inside.status, 0, inside.stderr);
+  assert.match(inside.stdout, /inet6 fd00:87:6::[0-9a-f]+\/64/);
+  assert.match(inside.stdout, /^default via fd00:87:6::1 dev eth0/m);
+  process.kill(-server.child.pid!, 'SIGTERM');
+  await server.exited;
 });
 
 test('a .conflist chain with a third-party plugin (tuning sets the MAC from prevResult on)', { skip: !ROOT && 'needs root and CNI plugins' }, () => {

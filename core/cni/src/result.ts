@@ -105,6 +105,15 @@ export function normalizeResult(raw: unknown, where: string): CniResult {
 
 /** The first IPv4 address of the container side (the interface named `ifName` when known). */
 export function containerIPv4(r: CniResult, ifName?: string): { ip: string; prefix: number; gateway?: string } | undefined {
+  return containerIP(r, 4, ifName);
+}
+
+/** The first IPv6 address of the container side (the interface named `ifName` when known). */
+export function containerIPv6(r: CniResult, ifName?: string): { ip: string; prefix: number; gateway?: string } | undefined {
+  return containerIP(r, 6, ifName);
+}
+
+function containerIP(r: CniResult, family: 4 | 6, ifName?: string): { ip: string; prefix: number; gateway?: string } | undefined {
   const inSandbox = (i: CniIpConfig) => {
     if (i.interface === undefined) return true;
     const itf = r.interfaces[i.interface];
@@ -113,8 +122,8 @@ export function containerIPv4(r: CniResult, ifName?: string): { ip: string; pref
   };
   for (const i of r.ips) {
     const [ip, pfx] = i.address.split('/');
-    if (!ip || ip.includes(':') || !inSandbox(i)) continue;
-    return { ip, prefix: Number(pfx ?? 32), ...(i.gateway ? { gateway: i.gateway } : {}) };
+    if (!ip || ip.includes(':') !== (family === 6) || !inSandbox(i)) continue;
+    return { ip, prefix: Number(pfx ?? (family === 6 ? 128 : 32)), ...(i.gateway ? { gateway: i.gateway } : {}) };
   }
   return undefined;
 }

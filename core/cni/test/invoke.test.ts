@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isRktError } from '@rkt/api';
-import { CniInvoker, parseNetworkConfig, pluginTypeError, normalizeResult, containerIPv4, ipMasqChainName, splitRuleLine, type PluginExec } from '../src/index.js';
+import { CniInvoker, parseNetworkConfig, pluginTypeError, normalizeResult, containerIPv4, containerIPv6, ipMasqChainName, splitRuleLine, type PluginExec } from '../src/index.js';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-plugin.mjs', import.meta.url));
 const base = mkdtempSync(join(tmpdir(), 'rkt-cni-'));
@@ -130,6 +130,22 @@ test('old result versions are read (0.2.0 ip4, 0.4.0 with version fields); CHECK
   assert.deepEqual(n.ips, [{ address: '1.2.3.4/8', interface: 0 }]);
   assert.throws(() => normalizeResult({ cniVersion: '7.0.0' }, 'plugin x'), /plugin x: result cniVersion "7\.0\.0" is not supported/);
   assert.deepEqual(await inv.versions('fake-a'), ['0.4.0', '1.0.0']);
+});
+
+test('the container addresses per family: the sandbox interface, IPv4 and IPv6 apart', () => {
+  const r = normalizeResult({
+    cniVersion: '1.0.0',
+    interfaces: [{ name: 'veth0' }, { name: 'eth0', sandbox: '/var/run/netns/x' }],
+    ips: [
+      { address: '10.1.0.1/24', interface: 0 },
+      { address: 'fd00::1/64', interface: 0 },
+      { address: 'fd00::2/64', gateway: 'fd00::1', interface: 1 },
+      { address: '10.1.0.2/24', gateway: '10.1.0.1', interface: 1 },
+    ],
+  });
+  assert.deepEqual(containerIPv4(r, 'eth0'), { ip: '10.1.0.2', prefix: 24, gateway: '10.1.0.1' });
+  assert.deepEqual(containerIPv6(r, 'eth0'), { ip: 'fd00::2', prefix: 64, gateway: 'fd00::1' });
+  assert.equal(containerIPv6(normalizeResult({ cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/x' }], ips: [{ address: '10.1.0.2/24', interface: 0 }] }), 'eth0'), undefined);
 });
 
 test('masquerade chain names and iptables -S parsing', () => {

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { RktError, ErrorCodes, formatError, type PodManifest } from '@rkt/api';
-import { CniInvoker, configListJson, containerIPv4, findPluginBinary, hostInterfaces, networkConfigFrom, type CniDns, type CniResult } from '@rkt/cni';
+import { CniInvoker, configListJson, containerIPv4, containerIPv6, findPluginBinary, hostInterfaces, networkConfigFrom, type CniDns, type CniResult } from '@rkt/cni';
 import { openKeyLock } from '../pods/lock.js';
 import { netnsName, netnsPath, type NetPlan, type PodNet } from './config.js';
 import { forwardPorts, removePortForwards, resolvePorts } from './ports.js';
@@ -46,6 +46,8 @@ export interface NetInfoEntry {
   mask?: string;
   gateway?: string;
   hostIP?: string;
+  /** The first IPv6 address, with its prefix length (`fd00::2/64`), when the network gave one. */
+  ip6?: string;
   hostInterfaces?: string[];
   args: string;
   ipMasq: boolean;
@@ -130,6 +132,8 @@ export async function setupPodNetwork(
         e.mask = maskOf(ip.prefix);
         if (ip.gateway) e.gateway = ip.gateway;
       }
+      const ip6 = containerIPv6(r, ifName);
+      if (ip6) e.ip6 = `${ip6.ip}/${ip6.prefix}`;
       const hosts = hostInterfaces(r);
       if (hosts.length) {
         e.hostInterfaces = hosts;
@@ -290,7 +294,7 @@ export async function setupForPod(
   mark('stage0: network setup');
   const r = await setupPodNetwork(pod.path, pod.uuid, plan, { dataDir: engine.context.paths.dataDir, manifest, log: o.log, debug: o.debug });
   mark('stage0: network up');
-  for (const e of r.entries) o.debug(`network ${e.netName}: ${e.ifName} ${e.ip ?? '(no IPv4)'}${e.hostIP ? ` via host ${e.hostIP}` : ''}`);
+  for (const e of r.entries) o.debug(`network ${e.netName}: ${e.ifName} ${e.ip ?? '(no IPv4)'}${e.ip6 ? ` ${e.ip6}` : ''}${e.hostIP ? ` via host ${e.hostIP}` : ''}`);
   return dnsWithCni(dns, r);
 }
 

@@ -112,8 +112,16 @@ export function v1Pod(p: Pod): V1Pod {
   };
 }
 
+/** rkt's `net:ip4=ADDR` per network; an IPv6 address (rkt-ts) is added as `ip6=ADDR`. */
 export function fmtNets(nets: NetInfo[]): string {
-  return nets.map((n) => `${n.netName ?? ''}:ip4=${n.ip ?? ''}`).join(', ');
+  return nets
+    .map((n) => {
+      const ip6 = typeof n.ip6 === 'string' ? n.ip6.split('/')[0] : undefined;
+      const parts = n.ip || !ip6 ? [`ip4=${n.ip ?? ''}`] : [];
+      if (ip6) parts.push(`ip6=${ip6}`);
+      return `${n.netName ?? ''}:${parts.join(',')}`;
+    })
+    .join(', ');
 }
 
 /** `rkt status` text: key=value lines in rkt's order. */
