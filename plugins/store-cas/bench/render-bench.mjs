@@ -40,6 +40,7 @@ function run(cmd, argv, opts = {}) {
   return r.stdout.toString();
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))];
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const manifest = (name) => JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name, labels: [{ name: 'os', value: 'linux' }, { name: 'arch', value: 'amd64' }] });
 
@@ -143,6 +144,8 @@ try {
     rounds: ROUNDS,
     medianTarMs: median(rows.map((r) => r.tarMs)),
     medianRenderMs: median(rows.map((r) => r.renderMs)),
+    p90TarMs: p90(rows.map((r) => r.tarMs)),
+    p90RenderMs: p90(rows.map((r) => r.renderMs)),
     medianRatio: median(rows.map((r) => r.ratio)),
     medianRatioDurable: median(rows.map((r) => r.ratioDurable)),
   };
