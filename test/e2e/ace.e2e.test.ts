@@ -18,7 +18,7 @@ import { aceImages, buildStage1, parseAceOutput, type AceImages } from '../lib/a
 
 const FLAVORS = ['native', 'nspawn'];
 /** Extra pod flags a flavor is also checked with (each a separate pod). */
-const VARIANTS: Record<string, string[][]> = { native: [['--private-users', '--no-overlay']] };
+const VARIANTS: Record<string, string[][]> = { native: [['--private-users', '--no-overlay']], nspawn: [['--private-users', '--no-overlay']] };
 
 const dirs = rktDirs('rkt-ace-');
 const s1dir = join(dirs.base, 'stage1-images');

@@ -182,3 +182,12 @@ function checkUuid(u: string): void {
     throw new Stage1Error(`invalid pod UUID "${u}"`);
   }
 }
+
+/** `--private-users=SHIFT:COUNT`: the id range stage0 shifted the pod's trees to. */
+export function parsePrivateUsers(v: string): { shift: number; count: number } {
+  const m = /^(\d+):(\d+)$/.exec(v);
+  const shift = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || shift <= 0 || count <= 0 || shift + count > 2 ** 32 - 1) throw new Stage1Error(`invalid --private-users=${v} (SHIFT:COUNT)`);
+  return { shift, count };
+}

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isatty } from 'node:tty';
 import { prepareApp, stage0PodIsolators } from '../common/app.js';
-import { parseRunArgs } from '../common/args.js';
+import { parsePrivateUsers, parseRunArgs } from '../common/args.js';
 import { hostBoundingCaps } from '../common/caps.js';
 import { PodCgroups, hostHierarchies, hybridUnifiedMount } from '../common/cgroups.js';
 import { hostSideIp, mdsAddressFor, metadataUrl, readMdsRegistration } from '../common/mds.js';
@@ -37,14 +37,6 @@ const GRACE_SECONDS = 10;
  * reach its rootfs and the pod directory is not searchable by others.
  */
 const USERNS_ROOTS = '/run/rkt-native-roots';
-
-function parsePrivateUsers(v: string): { shift: number; count: number } {
-  const m = /^(\d+):(\d+)$/.exec(v);
-  const shift = Number(m?.[1]);
-  const count = Number(m?.[2]);
-  if (!m || shift <= 0 || count <= 0 || shift + count > 2 ** 32 - 1) throw new Stage1Error(`invalid --private-users=${v} (SHIFT:COUNT)`);
-  return { shift, count };
-}
 
 export async function prepare(entryArgv: readonly string[], podPath: string): Promise<void> {
   const args = parseRunArgs([...entryArgv]);

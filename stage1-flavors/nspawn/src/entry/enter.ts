@@ -1,6 +1,7 @@
 /**
  * nspawn `enter`: `enter --pid=<supervisor pid> --appname=<app> -- cmd…`. util-linux nsenter joins
- * the supervisor's (the container PID 1's) mount, PID, network, IPC, UTS and cgroup namespaces, and there
+ * the supervisor's (the container PID 1's) mount, PID, network, IPC, UTS and cgroup namespaces (and
+ * user namespace, with --private-users), and there
  * `rkt-appexec` runs the command with the app's own plan: its cgroups, chroot, capability
  * bounding set, seccomp filter, no_new_privs, user, groups, environment and working directory, as
  * the app itself got them (rkt CVE-2019-10144/10145/10147).
@@ -31,7 +32,9 @@ await main(async () => {
   if (!cmdline.startsWith('/rkt-supervisor\0run\0') || !same) {
     throw new Stage1Error(`process ${args.pid} is not the supervisor of this pod`);
   }
-  const argv = ['--target', String(args.pid), '--mount', '--pid', '--net', '--ipc', '--uts', '--cgroup', '--root', '--', '/rkt-appexec', 'exec', app.plan, '--', ...args.command];
+  // With --private-users the container's user namespace too (as its root, like the supervisor).
+  const userns = state.privateUsers ? ['--user'] : [];
+  const argv = ['--target', String(args.pid), ...userns, '--mount', '--pid', '--net', '--ipc', '--uts', '--cgroup', '--root', '--', '/rkt-appexec', 'exec', app.plan, '--', ...args.command];
   const child = spawn(requireTool('nsenter'), argv, { stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   return await new Promise<number>((resolve, reject) => {

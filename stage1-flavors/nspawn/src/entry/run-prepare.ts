@@ -9,7 +9,8 @@
  * Accepted flags (interface version 6): --debug, --net=host|none (or a netns stage0 prepared,
  * recorded in `$pod/netns`), --interactive, --local-config, --hostname, --dns-conf-mode,
  * --disable-capabilities-restriction, --disable-paths, --disable-seccomp, --ipc, --mds-token.
- * Refused clearly: other --net values without a prepared netns, --private-users, --mutable.
+ * --private-users=SHIFT:COUNT (the container runs in a user namespace over the trees stage0
+ * shifted). Refused clearly: other --net values without a prepared netns, --mutable.
  *
  * `prepare` is also what stage0 runs in its own process when the stage1 image names this module in
  * its `rkt-ts.io/stage1/run-prepare` annotation (docs/extension-points/stage1.md, "In-process
@@ -30,6 +31,7 @@ import {
   mkdirInRoot,
   mdsAddressFor,
   metadataUrl,
+  parsePrivateUsers,
   parseRunArgs,
   prepareApp,
   readMdsRegistration,
@@ -67,7 +69,9 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
   const log = makeLogger(args.debug);
   const pod = new PodDir(podPath);
   if (args.mutable) throw new Stage1Error('mutable pods are not supported by the nspawn stage1');
-  if (args.privateUsers) throw new Stage1Error('--private-users is not supported by the nspawn stage1');
+  // --private-users: stage0 shifted the stage1 and app trees (it needs --no-overlay); nspawn runs the
+  // container in a user namespace over them, and what this step writes is shifted likewise below.
+  const userns = args.privateUsers ? parsePrivateUsers(args.privateUsers) : undefined;
   const network = podNetwork(pod, args.net);
   const ipc = args.ipc ?? 'auto';
   if (!['auto', 'private', 'parent'].includes(ipc)) throw new Stage1Error(`invalid --ipc=${ipc} (auto, private or parent)`);
@@ -113,6 +117,18 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
     }),
   );
 
+  if (userns && network.mode === 'host') {
+    // In a user namespace the host's network belongs to another user namespace: nspawn leaves
+    // CAP_NET_BIND_SERVICE and CAP_NET_ADMIN out of the container's bounding set (they could not
+    // act on it), so the apps cannot hold them either.
+    const netCaps = ['CAP_NET_BIND_SERVICE', 'CAP_NET_ADMIN'];
+    for (const p of prepared) {
+      const dropped = p.capabilities.filter((c) => netCaps.includes(c));
+      if (dropped.length) log.debug(`app "${p.name}": ${dropped.join(', ')} not available with --private-users on the host network`);
+      p.capabilities = p.capabilities.filter((c) => !netCaps.includes(c));
+    }
+  }
+
   const conf: string[] = [];
   if (args.debug) conf.push('debug');
   conf.push('grace', String(GRACE_SECONDS), 'ready', inContainer(pod.stage1Rootfs, pod.supervisorStatus));
@@ -125,8 +141,11 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
     cgroupBase,
     machineId: args.uuid.replace(/-/g, ''),
     apps: [],
+    ...(userns ? { privateUsers: userns } : {}),
   };
   const apps: { name: string; plan: string; status: string; pre?: string[]; post?: string[] }[] = [];
+  /** Per-app cgroup directories rkt-appexec joins (from inside the container). */
+  const appCgroups: string[] = [];
 
   prepared.forEach((p, index) => {
     const cid = `${index}-${p.name.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
@@ -153,6 +172,7 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
       const dir = path.join(h.mountPoint, cgroupBase, cid);
       fs.mkdirSync(dir, { recursive: true });
       if (h.controllers.includes('devices')) closeDevices(dir);
+      appCgroups.push(dir);
       boundHierarchies.add(h.mountPoint);
       cgroupProcs.push(`${cgroupBindDir(h.mountPoint)}/${cid}/cgroup.procs`);
     }
@@ -225,12 +245,43 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
     interactive: args.interactive && isatty(0),
     debug: args.debug,
     command: [SUPERVISOR, 'run', inContainer(pod.stage1Rootfs, confFile)],
+    ...(userns ? { privateUsers: userns } : {}),
   });
   const env = nspawnEnv({ ipcParent: ipc === 'parent', disablePaths: args.disablePaths, disableSeccomp: args.disableSeccomp, debug: args.debug });
   log.debug(`nspawn: ${[...env, ...argv].join(' ')}`);
   writeFileAtomic(stateFile(pod), JSON.stringify(state, null, 1), 0o600);
   writeFileAtomic(path.join(pod.flavorState, 'launch'), encodeTokens([envTool, ...env, ...argv]), 0o600);
   writeRuntimeConfig(pod, args, { hostname, ipc });
+  if (userns) {
+    // Inside the user namespace the container's root is host uid `shift`. It gets exactly what the
+    // supervisor and rkt-appexec read and write: the supervisor's and the apps' plans (its own
+    // files), the status and env files, the empty volumes and the app cgroups it joins. The
+    // flavor-state directories stay root's (readable through their group), so that nothing in the
+    // pod can replace state.json or launch, which enter, stop and gc read on the host.
+    const own = (p: string) => {
+      const st = fs.lstatSync(p);
+      if (st.uid < userns.shift) fs.lchownSync(p, st.uid + userns.shift, st.gid + userns.shift);
+    };
+    const ownTree = (p: string) => {
+      own(p);
+      if (fs.lstatSync(p).isDirectory()) for (const n of fs.readdirSync(p)) ownTree(path.join(p, n));
+    };
+    for (const d of [pod.flavorState, plans]) fs.chownSync(d, 0, userns.shift);
+    own(confFile);
+    for (const a of apps) own(path.join(pod.stage1Rootfs, a.plan));
+    for (const d of [pod.statusDir, pod.envDir]) ownTree(d);
+    for (const p of prepared) {
+      for (const m of p.mounts) if (m.kind === 'empty') ownTree(m.source);
+      // what this step made in the (shifted) app rootfs: mount points, bind targets, their parents
+      for (const t of ['/proc', '/sys', '/dev', ...p.mounts.map((m) => m.target), ...p.fileBinds.map((b) => b.target)]) {
+        for (let h = resolveInRoot(p.rootfs, t).hostPath; h.startsWith(p.rootfs + '/'); h = path.dirname(h)) if (fs.existsSync(h)) own(h);
+      }
+    }
+    for (const d of appCgroups) {
+      own(d);
+      for (const f of ['cgroup.procs', 'tasks']) if (fs.existsSync(path.join(d, f))) own(path.join(d, f));
+    }
+  }
   if (systemdBooted) {
     // machined puts the pod in its scope; `subcgroup` is written before ppid (rkt.md §1.4).
     writeFileAtomic(pod.file('subcgroup'), `machine.slice/machine-${state.machine.replace(/-/g, '\\x2d')}.scope`, 0o640);

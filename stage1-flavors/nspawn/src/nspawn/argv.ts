@@ -68,6 +68,8 @@ export interface NspawnArgvInput {
   debug: boolean;
   /** The command run as the container's PID 1 (in-container paths). */
   command: string[];
+  /** `--private-users`: a user namespace over trees stage0 already shifted (no chown by nspawn). */
+  privateUsers?: { shift: number; count: number };
 }
 
 /** The machine name of a pod: `rkt-<uuid>`. */
@@ -85,6 +87,7 @@ export function nspawnArgv(i: NspawnArgvInput): string[] {
   a.push(`--console=${i.interactive ? 'interactive' : 'pipe'}`);
   // SIGTERM lets the supervisor stop the apps gracefully (rkt stop, or nspawn being terminated).
   a.push('--kill-signal=SIGTERM');
+  if (i.privateUsers) a.push(`--private-users=${i.privateUsers.shift}:${i.privateUsers.count}`, '--private-users-ownership=off');
   if (i.network.mode === 'none') a.push('--private-network');
   else if (i.network.mode === 'netns') a.push(`--network-namespace-path=${i.network.path}`);
   if (i.capabilities.add.length) a.push(`--capability=${i.capabilities.add.join(',')}`);

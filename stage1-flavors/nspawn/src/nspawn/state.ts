@@ -14,6 +14,8 @@ export interface NspawnState {
   machineId: string;
   /** Each app's plan for rkt-appexec, as a path inside the container. */
   apps: { name: string; plan: string }[];
+  /** `--private-users`: the container runs in a user namespace mapping 0..count-1 to shift.. */
+  privateUsers?: { shift: number; count: number };
 }
 
 export const stateFile = (pod: PodDir) => path.join(pod.flavorState, 'state.json');

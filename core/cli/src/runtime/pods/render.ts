@@ -70,7 +70,13 @@ export function prepareTrees(podPath: string, t: PreparedTrees, o: { overlay: bo
       mkdirp(ad);
       copyFileSync(join(tree.path, 'manifest'), join(ad, 'manifest'));
       copyTree(join(tree.path, 'rootfs'), join(ad, 'rootfs'));
-      if (o.privateUsersShift) shiftOwners(join(ad, 'rootfs'), o.privateUsersShift);
+      if (o.privateUsersShift) {
+        // the app's directory too (the app dir and its manifest), as rkt shifts the pod's trees:
+        // a stage1 whose supervisor runs in the user namespace (nspawn) reaches the rootfs through it
+        shiftOwners(join(ad, 'rootfs'), o.privateUsersShift);
+        lchownSync(ad, o.privateUsersShift, o.privateUsersShift);
+        lchownSync(join(ad, 'manifest'), o.privateUsersShift, o.privateUsersShift);
+      }
     }
   }
 }
