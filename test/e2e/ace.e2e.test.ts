@@ -90,8 +90,17 @@ function runAcePod(flavor: string, extra: string[] = []): { r: RunResult; uuid: 
 
 for (const [flavor, extra] of FLAVORS.flatMap((f) => [[f, []] as const, ...(VARIANTS[f] ?? []).map((v) => [f, v] as const)])) {
   test(`${flavor}${extra.length ? ` ${extra.join(' ')}` : ''}: the appc ACE validator passes (pre-start, main with the metadata service, sidekick, post-stop)`, () => {
-    const { r, uuid } = runAcePod(flavor, [...extra]);
-    const report = parseAceOutput(r.stdout, r.stderr);
+    let { r, uuid } = runAcePod(flavor, [...extra]);
+    let report = parseAceOutput(r.stdout, r.stderr);
+    // The validator's metadata client gives up after 100 ms (validator.go: `Timeout: 100 *
+    // time.Millisecond`): on this loaded 2-core machine a request can wait longer than that for a
+    // core. Such a run (only client timeouts and the empty values they leave) is run once more.
+    const onlyTimeouts = report.errors.length > 0 && report.errors.some((e) => /Client\.Timeout exceeded/.test(e)) && report.errors.every((e) => /Client\.Timeout exceeded|mismatch: \[\] vs /.test(e));
+    if (onlyTimeouts) {
+      process.stderr.write(`ace: ${flavor}: metadata client timeouts (${report.errors.length}), running the pod once more\n`);
+      ({ r, uuid } = runAcePod(flavor, [...extra]));
+      report = parseAceOutput(r.stdout, r.stderr);
+    }
     const detail = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
     // every mode ran exactly once; the main app's pre-start, main and post-stop in that order (the
     // sidekick is another app: its report may come before or after the main app's post-stop); no
