@@ -1,7 +1,9 @@
 /**
  * The CLI's own settings (not rkt's config kinds), found by cosmiconfig: `RKT_SETTINGS=<file>`,
- * else `rkt` in package.json / `.rktrc[.json|.yaml]` / `rkt.config.*` from the working directory up
- * to the home directory, then `$XDG_CONFIG_HOME/rkt/config.*`.
+ * else `rktSettings` in package.json / `.rktrc[.json|.yaml]` / `rkt.config.*` from the working
+ * directory up to the home directory, then `$XDG_CONFIG_HOME/rkt/config.*`. (Not cosmiconfig's
+ * default `rkt` key: that is where a plugin's package.json declares its contributions, and rkt run
+ * from a plugin's source directory must not take them for settings.)
  *
  *   { "points":  { "rkt.store.v1": "cas" },                 // which implementation a point uses
  *     "plugins": { "rkt.fetcher.v1.https": { ... } } }      // a contribution's own section
@@ -48,7 +50,7 @@ export async function loadSettings(): Promise<CliSettings> {
   // through require: cosmiconfig is CommonJS, and importing it from ESM first scans its sources
   // for export names (~5 ms of every command that boots the engine: 12.5 ms vs 7.4 ms measured)
   const { cosmiconfig } = createRequire(import.meta.url)('cosmiconfig') as typeof Cosmiconfig;
-  const explorer = cosmiconfig('rkt', { searchStrategy: 'global' });
+  const explorer = cosmiconfig('rkt', { searchStrategy: 'global', packageProp: 'rktSettings' });
   const explicit = process.env.RKT_SETTINGS;
   let result;
   try {
