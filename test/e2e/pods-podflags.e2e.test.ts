@@ -304,6 +304,20 @@ test('the stage1 preparation runs in stage0, or in the entrypoint with RKT_STAGE
     assert.equal(viaOclif.status, 3, viaOclif.stderr);
     assert.doesNotMatch(viaOclif.stderr, /stage0: fast path/);
     assert.match(viaOclif.stderr, /stage0: command/);
+    // prepare and run-prepared take the fast path too, and give the same results through oclif
+    for (const fast of ['1', '0']) {
+      const e2 = { ...env, RKT_FAST_PATH: fast };
+      const prep = run(rktBin, ['prepare', ...dirs.args(), '--insecure-options=image', '--quiet', '--stage1-from-dir=stage1-native.aci', img('probe'), '--exec=/bin/busybox', '--', 'sh', '-c', 'exit 5'], { env: e2 });
+      assert.equal(prep.status, 0, prep.stderr);
+      assert.match(prep.stdout, /^[0-9a-f-]{36}\n$/);
+      assert.equal(/stage0: fast path/.test(prep.stderr), fast === '1', prep.stderr);
+      const rp = run(rktBin, ['run-prepared', ...dirs.args(), '--net=none', prep.stdout.trim()], { env: e2 });
+      assert.equal(rp.status, 5, rp.stderr);
+      assert.equal(/stage0: fast path/.test(rp.stderr), fast === '1', rp.stderr);
+      const again = run(rktBin, ['run-prepared', ...dirs.args(), '--net=host', prep.stdout.trim()], { env: e2 });
+      assert.equal(again.status, 254);
+      assert.match(again.stderr, /^run-prepared: .*is not prepared/m);
+    }
     const bad = run(rktBin, [...base, '--stage1-from-dir=stage1-nspawn.aci', img('probe'), '--user=no-such-user', '--exec=/bin/true'], { env });
     assert.equal(bad.status, 254, bad.stderr);
     assert.match(bad.stderr, /^stage1: .*no-such-user/m);

@@ -12,7 +12,7 @@ let argv = process.argv.slice(2);
 // cobra's persistent flags; oclif wants them after it. Move them behind the command words.
 const VALUE_FLAGS = new Set(['--dir', '--system-config', '--local-config', '--user-config', '--insecure-options']);
 const TOPICS = new Set(['image', 'plugins']);
-const FAST = new Set(['run', 'fetch']);
+const FAST = new Set(['run', 'prepare', 'run-prepared', 'fetch']);
 if (argv.length > 0 && argv[0].startsWith('--') && argv[0] !== '--version' && argv[0] !== '--help') {
   const globals = [];
   let i = 0;
@@ -33,7 +33,7 @@ if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '--version' || ar
   process.stderr.write("missing command\nRun 'rkt help' for usage.\n");
   process.exitCode = 2;
 } else if (!(FAST.has(argv[0]) && process.env.RKT_FAST_PATH !== '0' && (await (await import('../dist/fast/index.js')).fastCommand(argv[0], argv.slice(1))))) {
-  // `rkt run` and `rkt fetch` are tried without oclif first (src/fast/), which declines what only
+  // `rkt run`, `prepare`, `run-prepared` and `fetch` are tried without oclif first (src/fast/), which declines what only
   // oclif can do.
   const { execute } = await import('@oclif/core/execute');
   await execute({ dir: import.meta.url });

@@ -142,3 +142,29 @@ test('the fast path parses rkt fetch command lines exactly as oclif does, and de
   await assert.rejects(fetchViaOclif(['--pull-policy=sometimes', 'a.aci']));
   await assert.rejects(fetchViaOclif(['--dir=/a', '--dir=/b', 'a.aci']));
 });
+
+test('rkt prepare and rkt run-prepared: the fast path parses as oclif does, and declines the rest', async () => {
+  const { PREPARE_FLAGS } = await import('../src/runtime/pods/argv.js');
+  const prepDefs = { ...specs.globalFlags, ...specs.prepareFlags, ...specs.prepareOnlyFlags };
+  for (const argv of [['--quiet', 'img.aci'], ['--no-overlay', '--private-users', '--volume=d,kind=empty', 'a.aci', '--mount=volume=d,target=/d'], ['--pull-policy=never', '--stage1-name=coreos.com/rkt/stage1-fly', 'a.aci']]) {
+    const split = splitRunArgv(argv, PREPARE_FLAGS);
+    const fast = fastParseFlags(split.podArgv, prepDefs);
+    assert.ok(fast, JSON.stringify(argv));
+    const out = await Parser.parse(split.podArgv, { flags: oclifFlags({ ...prepDefs, ...specs.appFlags }), strict: false, args: {} });
+    assert.deepEqual(fast, Object.fromEntries(Object.entries(out.flags).filter(([, v]) => v !== undefined)), JSON.stringify(argv));
+  }
+  const rpDefs = { ...specs.globalFlags, ...specs.runPreparedFlagSpecs() };
+  assert.equal(rpDefs['uuid-file-save'], undefined, 'run-prepared has no --uuid-file-save');
+  for (const argv of [['5f3a9d2c'], ['--net=host', '--dns', '10.0.0.1', '5f3a9d2c'], ['--interactive', '--hostname=h', '--mds-register=false', '5f3a9d2c', '--debug']]) {
+    const fast = fastParseArgv(argv, rpDefs);
+    assert.ok(fast, JSON.stringify(argv));
+    const translated = argv.flatMap((a) => (a === '--mds-register=false' ? [] : [a]));
+    const out = await Parser.parse(translated, { flags: oclifFlags(rpDefs), args: { uuid: Args.string({ required: true }) } });
+    assert.deepEqual(fast.flags, Object.fromEntries(Object.entries(out.flags).filter(([, v]) => v !== undefined)), JSON.stringify(argv));
+    assert.deepEqual(fast.args, [out.args.uuid]);
+  }
+  const { bareNetIsDefault } = await import('../src/fast/prepare.js');
+  assert.deepEqual(fastParseArgv(bareNetIsDefault(['--net', 'u']), rpDefs)?.flags.net, ['default'], 'a bare --net is the default network, not a flag eating the uuid');
+  assert.equal(fastParseArgv(['--uuid-file-save=/x', 'u'], rpDefs), undefined);
+  assert.equal(fastParseArgv(['--ipc=sometimes', 'u'], rpDefs), undefined);
+});

@@ -1,6 +1,6 @@
-import { Flags } from '@oclif/core';
 import { RktCommand } from '../base-command.js';
-import { appFlags, prepareFlags } from '../runtime/pods/flag-defs.js';
+import { appFlags, oclifFlags, prepareFlags } from '../runtime/pods/flag-defs.js';
+import { prepareOnlyFlags } from '../runtime/flag-specs.js';
 
 export default class Prepare extends RktCommand {
   static override description =
@@ -8,20 +8,19 @@ export default class Prepare extends RktCommand {
     'Image arguments and per-app flags as for "rkt run". Prints the UUID of the prepared pod, to be started with "rkt run-prepared".';
   static override examples = ['<%= config.bin %> prepare --insecure-options=image ./app.aci', '<%= config.bin %> prepare --quiet app.aci --exec=/bin/true'];
   static override strict = false;
-  static override flags = { ...prepareFlags, quiet: Flags.boolean({ description: 'suppress superfluous output on stdout, print only the UUID on success', default: false }), ...appFlags };
+  static override flags = { ...prepareFlags, ...oclifFlags(prepareOnlyFlags), ...appFlags };
 
   async run(): Promise<void> {
-    const { splitRunArgv, PREPARE_FLAGS } = await import('../runtime/pods/argv.js');
-    const split = splitRunArgv(this.argv, PREPARE_FLAGS);
-    const { flags } = await this.parse(Prepare, split.podArgv);
-    const { ensureSuperuser } = await import('../runtime/pods/cli.js');
-    const { prepareRequest } = await import('../runtime/pods/requests.js');
-    const req = prepareRequest(split, flags, { portsAllowed: true, log: (m) => this.warnLine(m), debug: (m) => this.debugLine(m) });
-    ensureSuperuser();
-    const engine = await this.engine(flags);
-    const { preparePod } = await import('../runtime/pods/prepare.js');
-    const { pod } = await preparePod(engine, req);
-    pod.toPrepared();
-    process.stdout.write(`${pod.uuid}\n`);
+    const { prepareCommand } = await import('../runtime/pods/prepare-command.js');
+    await prepareCommand(
+      {
+        parsePodFlags: async (podArgv) => (await this.parse(Prepare, podArgv)).flags,
+        engine: (flags) => this.engine(flags),
+        warnLine: (m) => this.warnLine(m),
+        debugLine: (m) => this.debugLine(m),
+        exit: (c) => this.exit(c),
+      },
+      this.argv,
+    );
   }
 }

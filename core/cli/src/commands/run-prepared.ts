@@ -1,9 +1,9 @@
 import { Args } from '@oclif/core';
 import { RktCommand } from '../base-command.js';
-import { runOnlyFlags } from '../runtime/pods/flag-defs.js';
+import { oclifFlags } from '../runtime/pods/flag-defs.js';
+import { runPreparedFlagSpecs } from '../runtime/flag-specs.js';
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-const { 'uuid-file-save': _omit, ...runPreparedFlags } = runOnlyFlags;
+const runPreparedFlags = oclifFlags(runPreparedFlagSpecs());
 
 export default class RunPrepared extends RktCommand {
   static override description = 'Run a prepared application pod in rkt\n\nUUID must have been acquired via "rkt prepare".';
@@ -13,44 +13,18 @@ export default class RunPrepared extends RktCommand {
 
   /** A bare `--net` means `--net=default`, as rkt. */
   override async init(): Promise<void> {
-    this.argv = this.argv.map((a) => (a === '--net' ? '--net=default' : a));
+    const { bareNetIsDefault } = await import('../fast/prepare.js');
+    this.argv = bareNetIsDefault(this.argv);
     await super.init();
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RunPrepared);
-    const { ensureSuperuser } = await import('../runtime/pods/cli.js');
-    const { netAndDns, exitLikeStage1 } = await import('../runtime/pods/requests.js');
-    const { RktError, ErrorCodes, invalidArgument } = await import('@rkt/api');
-    const nd = netAndDns(flags);
-    ensureSuperuser();
-    const engine = await this.engine(flags);
-    if (flags['mds-register']) await (await import('../runtime/mds/client.js')).checkMdsReachable(engine.context.paths.dataDir);
-    // host and none need no CNI: its modules are not even loaded
-    const { hostOrNoneNet } = await import('../runtime/pods/options.js');
-    const networks = hostOrNoneNet(nd.net) ? undefined : await (await import('../runtime/net/config.js')).planPodNetworks(engine, nd.net, (m) => this.warnLine(m));
-    const { podFromUuidString } = await import('../runtime/pods/uuid.js');
-    const { PodState } = await import('../runtime/pods/pod.js');
-    let pod;
-    try {
-      pod = podFromUuidString(engine.context.paths.dataDir, args.uuid);
-    } catch (e) {
-      throw new RktError(ErrorCodes.NOT_FOUND, 'cannot get pod', { cause: e });
-    }
-    if (pod.state !== PodState.Prepared) throw new RktError(ErrorCodes.FAILED_PRECONDITION, `pod ${JSON.stringify(pod.uuid)} is not prepared`);
-    if (flags.interactive && pod.manifest().apps.length > 1) throw invalidArgument('interactive option only supports one image');
-    pod.toRun();
-    const { runPod } = await import('../runtime/pods/prepare.js');
-    const r = await runPod(engine, pod, {
-      net: nd.net,
-      interactive: Boolean(flags.interactive),
-      ...(flags.hostname ? { hostname: String(flags.hostname) } : {}),
-      dns: nd.dns,
-      mdsRegister: Boolean(flags['mds-register']),
-      ...(networks ? { networks } : {}),
-      log: (m) => this.warnLine(m),
-      debug: (m) => this.debugLine(m),
-    });
-    exitLikeStage1(r, (c) => this.exit(c));
+    const { runPreparedCommand } = await import('../runtime/pods/prepare-command.js');
+    await runPreparedCommand(
+      { engine: (f) => this.engine(f), warnLine: (m) => this.warnLine(m), debugLine: (m) => this.debugLine(m), exit: (c) => this.exit(c) },
+      flags,
+      args.uuid,
+    );
   }
 }

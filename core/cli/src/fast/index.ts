@@ -1,5 +1,5 @@
 /**
- * The start-up fast path without oclif, for `rkt run` and `rkt fetch` (docs/architecture.md,
+ * The start-up fast path without oclif, for `rkt run`, `prepare`, `run-prepared` and `fetch` (docs/architecture.md,
  * "Start-up"): loading oclif and its plugin list costs ~80 ms before a command starts, a third of
  * a `rkt run` and most of a small `rkt fetch`.
  *
@@ -168,5 +168,7 @@ export async function runFast(
 export async function fastCommand(id: string, argv: readonly string[]): Promise<boolean> {
   if (id === 'run') return (await import('./run.js')).fastRun(argv);
   if (id === 'fetch') return (await import('./fetch.js')).fastFetch(argv);
+  if (id === 'prepare') return (await import('./prepare.js')).fastPrepare(argv);
+  if (id === 'run-prepared') return (await import('./prepare.js')).fastRunPrepared(argv);
   return false;
 }

@@ -100,6 +100,11 @@ export const appFlags: FlagDefs = {
   'oom-score-adj': app('oom-score-adj isolator override'),
 };
 
+/** `rkt prepare`'s own flag. */
+export const prepareOnlyFlags: FlagDefs = {
+  quiet: { type: 'boolean', description: 'suppress superfluous output on stdout, print only the UUID on success', default: false },
+};
+
 /** `rkt fetch`'s own flags. */
 export const fetchFlags: FlagDefs = {
   signature: { type: 'string', description: 'local signature file to use in validating the preceding image', multiple: true },
@@ -113,3 +118,10 @@ export const fetchFlags: FlagDefs = {
   'store-only': { type: 'boolean', description: 'deprecated: same as --pull-policy=never', hidden: true, default: false },
   'no-store': { type: 'boolean', description: 'deprecated: same as --pull-policy=update', hidden: true, default: false },
 };
+
+/** `rkt run-prepared`'s flags: run's pod flags but --uuid-file-save (the pod exists already). */
+export function runPreparedFlagSpecs(): FlagDefs {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { 'uuid-file-save': _omit, ...rest } = runOnlyFlags;
+  return rest;
+}
