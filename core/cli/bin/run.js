@@ -13,6 +13,7 @@ let argv = process.argv.slice(2);
 const VALUE_FLAGS = new Set(['--dir', '--system-config', '--local-config', '--user-config', '--insecure-options']);
 const TOPICS = new Set(['image', 'plugins']);
 const FAST = new Set(['run', 'prepare', 'run-prepared', 'fetch']);
+const fastCommand = async (id, args) => (await import('../dist/fast/index.js')).fastCommand(id, args);
 if (argv.length > 0 && argv[0].startsWith('--') && argv[0] !== '--version' && argv[0] !== '--help') {
   const globals = [];
   let i = 0;
@@ -32,9 +33,9 @@ if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '--version' || ar
 } else if (argv.length === 0) {
   process.stderr.write("missing command\nRun 'rkt help' for usage.\n");
   process.exitCode = 2;
-} else if (!(FAST.has(argv[0]) && process.env.RKT_FAST_PATH !== '0' && (await (await import('../dist/fast/index.js')).fastCommand(argv[0], argv.slice(1))))) {
-  // `rkt run`, `prepare`, `run-prepared` and `fetch` are tried without oclif first (src/fast/), which declines what only
-  // oclif can do.
+} else if (!(FAST.has(argv[0]) && process.env.RKT_FAST_PATH !== '0' && (await fastCommand(argv[0], argv.slice(1))))) {
+  // `rkt run`, `prepare`, `run-prepared` and `fetch` are tried without oclif first (src/fast/),
+  // which declines what only oclif can do.
   const { execute } = await import('@oclif/core/execute');
   await execute({ dir: import.meta.url });
 }

@@ -1,7 +1,7 @@
 /**
- * The start-up fast path without oclif, for `rkt run`, `prepare`, `run-prepared` and `fetch` (docs/architecture.md,
- * "Start-up"): loading oclif and its plugin list costs ~80 ms before a command starts, a third of
- * a `rkt run` and most of a small `rkt fetch`.
+ * The start-up fast path without oclif, for `rkt run`, `prepare`, `run-prepared` and `fetch`
+ * (docs/architecture.md, "Start-up"): loading oclif and its plugin list costs ~80 ms before a
+ * command starts, a third of a `rkt run` and most of a small `rkt fetch`.
  *
  * Each fast command parses its argv with the same specs oclif's definitions are made from
  * (runtime/flag-specs.ts) and declines (returns false, having done nothing) for anything it is not
