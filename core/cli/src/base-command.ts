@@ -58,6 +58,17 @@ export abstract class RktCommand extends Command {
     return this.engineInstance;
   }
 
+  /** The CommandIO the shared pod command bodies (runtime/pods/*-command.ts) run with under oclif. */
+  protected commandIO(parsePodFlags: (podArgv: string[]) => Promise<Record<string, unknown>>): import('./runtime/pods/run-command.js').CommandIO {
+    return {
+      parsePodFlags,
+      engine: (flags) => this.engine(flags),
+      warnLine: (m) => this.warnLine(m),
+      debugLine: (m) => this.debugLine(m),
+      exit: (c) => this.exit(c),
+    };
+  }
+
   protected warnLine(message: string): void {
     process.stderr.write(`${this.prefix}: ${message}\n`);
   }

@@ -12,15 +12,6 @@ export default class Prepare extends RktCommand {
 
   async run(): Promise<void> {
     const { prepareCommand } = await import('../runtime/pods/prepare-command.js');
-    await prepareCommand(
-      {
-        parsePodFlags: async (podArgv) => (await this.parse(Prepare, podArgv)).flags,
-        engine: (flags) => this.engine(flags),
-        warnLine: (m) => this.warnLine(m),
-        debugLine: (m) => this.debugLine(m),
-        exit: (c) => this.exit(c),
-      },
-      this.argv,
-    );
+    await prepareCommand(this.commandIO(async (podArgv) => (await this.parse(Prepare, podArgv)).flags), this.argv);
   }
 }

@@ -22,7 +22,7 @@ export default class RunPrepared extends RktCommand {
     const { args, flags } = await this.parse(RunPrepared);
     const { runPreparedCommand } = await import('../runtime/pods/prepare-command.js');
     await runPreparedCommand(
-      { engine: (f) => this.engine(f), warnLine: (m) => this.warnLine(m), debugLine: (m) => this.debugLine(m), exit: (c) => this.exit(c) },
+      this.commandIO(async () => flags),
       flags,
       args.uuid,
     );

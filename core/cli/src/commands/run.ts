@@ -18,15 +18,6 @@ export default class Run extends RktCommand {
 
   async run(): Promise<void> {
     const { runCommand } = await import('../runtime/pods/run-command.js');
-    await runCommand(
-      {
-        parsePodFlags: async (podArgv) => (await this.parse(Run, podArgv)).flags,
-        engine: (flags) => this.engine(flags),
-        warnLine: (m) => this.warnLine(m),
-        debugLine: (m) => this.debugLine(m),
-        exit: (c) => this.exit(c),
-      },
-      this.argv,
-    );
+    await runCommand(this.commandIO(async (podArgv) => (await this.parse(Run, podArgv)).flags), this.argv);
   }
 }

@@ -168,7 +168,7 @@ export async function runFast(
 export async function fastCommand(id: string, argv: readonly string[]): Promise<boolean> {
   if (id === 'run') return (await import('./run.js')).fastRun(argv);
   if (id === 'fetch') return (await import('./fetch.js')).fastFetch(argv);
-  if (id === 'prepare') return (await import('./prepare.js')).fastPrepare(argv);
+  if (id === 'prepare') return (await import('./run.js')).fastPrepare(argv);
   if (id === 'run-prepared') return (await import('./prepare.js')).fastRunPrepared(argv);
   return false;
 }

@@ -1,25 +1,5 @@
-/** `rkt prepare` and `rkt run-prepared` without oclif (see ./index.ts). */
-import { fastParseArgv, fastParseFlags, fastPlugins, runFast } from './index.js';
-
-export async function fastPrepare(argv: readonly string[]): Promise<boolean> {
-  const plugins = fastPlugins(argv);
-  if (!plugins) return false;
-  const { splitRunArgv, PREPARE_FLAGS } = await import('../runtime/pods/argv.js');
-  const specs = await import('../runtime/flag-specs.js');
-  let flags: Record<string, unknown> | undefined;
-  try {
-    flags = fastParseFlags(splitRunArgv(argv, PREPARE_FLAGS).podArgv, { ...specs.globalFlags, ...specs.prepareFlags, ...specs.prepareOnlyFlags });
-  } catch {
-    return false; // oclif's prepare reports it, the same way
-  }
-  if (!flags) return false;
-  const parsed = flags;
-  await runFast('prepare', plugins, parsed, async (io) => {
-    const { prepareCommand } = await import('../runtime/pods/prepare-command.js');
-    await prepareCommand({ ...io, parsePodFlags: async () => parsed, exit: (code) => void (process.exitCode = code) }, argv);
-  });
-  return true;
-}
+/** `rkt run-prepared` without oclif (see ./index.ts): flags and the pod's UUID. */
+import { fastParseArgv, fastPlugins, runFast } from './index.js';
 
 /** As the oclif command's init: a bare `--net` means `--net=default` (rkt). */
 export function bareNetIsDefault(argv: readonly string[]): string[] {
