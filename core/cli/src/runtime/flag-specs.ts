@@ -62,7 +62,7 @@ export const prepareFlags: FlagDefs = {
 };
 
 export const runOnlyFlags: FlagDefs = {
-  net: many('configure the pod\'s networking: "host" or "none" (required: rkt\'s CNI "default" network is not implemented yet)'),
+  net: many('configure the pod\'s networking: "default" (when given bare or not at all), "default-restricted", "host", "none", or networks from net.d, each optionally "NAME:ARG=VALUE;…"'),
   dns: many('name servers to write in /etc/resolv.conf, or "host" / "none"'),
   'dns-search': many('DNS search domains to write in /etc/resolv.conf'),
   'dns-opt': many('DNS options to write in /etc/resolv.conf'),
