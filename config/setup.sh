@@ -15,8 +15,9 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # iproute2/iptables (networking), xz-utils/bzip2 (ACI compressions), openssl (test CA).
 # Reference tools the tests compare against: appc-spec (actool 0.8.11), golang-go +
 # golang-github-appc-spec-dev (to build the ACE validator), busybox-static (demo and test images).
-# Benchmark peer: podman (bench/run.bench.mjs).
-PKGS=(crun runc systemd-container containernetworking-plugins gnupg util-linux iproute2 iptables
+# Benchmark peer: podman (bench/run.bench.mjs). systemd + dbus: the nspawn flavor's machined and
+# journald path is tested under systemd booted as PID 1 of a test container (machined needs dbus).
+PKGS=(crun runc systemd systemd-container dbus containernetworking-plugins gnupg util-linux iproute2 iptables
       xz-utils bzip2 openssl ca-certificates appc-spec golang-go golang-github-appc-spec-dev
       busybox-static attr time make g++ python3 podman)
 missing=()

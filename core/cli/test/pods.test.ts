@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -351,6 +351,23 @@ test('a run/ pod is running while a process holds its lock, and exited once that
   await waitGroupGone(h);
   assert.equal(LockTable.read().isLocked(dir), false);
   assert.equal(Pod.load(data, uuid).state, PodState.Exited);
+});
+
+test('in another PID namespace (rkt in a container) a held pod lock is still seen: /proc/locks hides it there', { skip: process.getuid?.() !== 0 && 'needs root (unshare --pid)' }, async () => {
+  const dir = join(tmp, 'pidns-locked');
+  mkdirSync(dir, { recursive: true });
+  const h = await holdLock(dir);
+  const lockModule = new URL('../src/runtime/pods/lock.ts', import.meta.url).href;
+  const probe = `import(${JSON.stringify(lockModule)}).then((m) => console.log(String(m.LockTable.read().isLocked(${JSON.stringify(dir)}))))`;
+  const inNs = (locked: string) => {
+    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '--import', 'tsx', '-e', probe], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), locked);
+  };
+  inNs('true');
+  killGroup(h);
+  await waitGroupGone(h);
+  inNs('false');
 });
 
 test('Pod.create holds the lock from embryo through prepare, prepared unlocks, toRun re-locks', () => {

@@ -20,18 +20,29 @@
  *   rkt-supervisor run CONF
  *       PID 1 of the pod. CONF is a sequence of NUL-terminated tokens:
  *         hostname NAME | lo | grace SECONDS | ready PATH | setup N ARGV… |
+ *         journald N ARGV… | journal SOCKET |
  *         app NAME STATUS_FILE | pre N ARGV… | main N ARGV… | post N ARGV…
- *       (pre/main/post belong to the preceding `app`). Setup commands run first, in order; then
+ *       (pre/main/post belong to the preceding `app`). With `journald`, that command (the host's
+ *       systemd-journald, on a host that runs journald) is started first and flushed to
+ *       /var/log/journal; with `journal`, each app's stdout and stderr go through pipes that this
+ *       process copies both to its own stdout and stderr, unchanged, and to a journald stream on
+ *       SOCKET identified by the app's name (priority info and err): rkt's `journal+console`, so
+ *       that `journalctl -M rkt-<uuid> -t <app>` shows what the app wrote. If journald does not
+ *       come up, the apps write straight to the console as without it. Setup commands run next, in order; then
  *       every app runs pre-start → main → post-stop. The exit status of each main command (the
  *       OCI runtime's `run`, which exits with the app's status) is written as ASCII decimal to
  *       STATUS_FILE. The first app that fails decides the pod's exit status and the other apps are
  *       sent SIGTERM (SIGKILL after the grace period). SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1
- *       and SIGUSR2 are forwarded to the main commands (the runtime forwards them to the app).
+ *       and SIGUSR2 are forwarded to the main commands (the runtime forwards them to the app);
+ *       SIGRTMIN+4 (`machinectl poweroff`) stops the pod as SIGTERM does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
+#include <sys/un.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +69,9 @@ struct app {
     enum phase phase;
     pid_t pid;
     int status_written;
+    /* With `journal`: pipes for stdout [0] and stderr [1] (read and write ends), and the journald
+     * streams they are copied to (-1 once a stream failed). */
+    int rfd[2], wfd[2], jfd[2];
 };
 
 static struct app apps[MAX_APPS];
@@ -70,6 +84,10 @@ static int grace = 10;
 static char *ready_path;
 static int debug_;
 static sigset_t fwd_set;
+static char **journald_argv;
+static char *journal_socket;
+static pid_t journald_pid;
+static int journaling;
 
 static void logmsg(const char *fmt, const char *a, long n) {
     if (!debug_) return;
@@ -209,7 +227,8 @@ static int cmd_launch(const char *argv_file, const char *ppid_file, const char *
     }
 }
 
-static pid_t spawn(char **argv) {
+/* Fork and exec argv; with `out` (journaling), its stdout and stderr are out[0] and out[1]. */
+static pid_t spawn_io(char **argv, const int *out) {
     pid_t pid = fork();
     if (pid < 0) die("fork");
     if (pid == 0) {
@@ -217,11 +236,129 @@ static pid_t spawn(char **argv) {
         sigemptyset(&empty);
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
         sigprocmask(SIG_SETMASK, &empty, NULL);
+        if (out && (dup2(out[0], 1) < 0 || dup2(out[1], 2) < 0)) _exit(254);
         execv(argv[0], argv);
         fprintf(stderr, "stage1: supervisor: exec %s: %s\n", argv[0], strerror(errno));
         _exit(254);
     }
     return pid;
+}
+
+static pid_t spawn(char **argv) { return spawn_io(argv, NULL); }
+
+/* An app's pre-start, main or post-stop command, its output through the journal pipes if any. */
+static pid_t spawn_app(struct app *a, char **argv) { return spawn_io(argv, journaling ? a->wfd : NULL); }
+
+static void sleep_ms(long ms) {
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+/* A connection to journald's stdout-stream socket, its header sent: the app name as the syslog
+ * identifier, no unit, PRIORITY, no level prefix and no forwarding. -1 if journald refuses it. */
+static int journal_stream(const char *ident, int priority) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(journal_socket) >= sizeof sa.sun_path) return -1;
+    strcpy(sa.sun_path, journal_socket);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) { close(s); return -1; }
+    shutdown(s, SHUT_RD);
+    char h[512];
+    int l = snprintf(h, sizeof h, "%s\n\n%d\n0\n0\n0\n0\n", ident, priority);
+    if (l <= 0 || l >= (int)sizeof h || write(s, h, (size_t)l) != l) { close(s); return -1; }
+    return s;
+}
+
+static int write_all(int fd, const char *b, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) { if (errno == EINTR) continue; return -1; }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Copy what an app wrote on stream k (0 stdout, 1 stderr) to the console and to the journal.
+ * Returns whether anything was read. */
+static int pump(struct app *a, int k) {
+    char b[65536];
+    ssize_t r = read(a->rfd[k], b, sizeof b);
+    if (r <= 0) return 0;
+    write_all(k == 0 ? 1 : 2, b, (size_t)r);
+    if (a->jfd[k] >= 0 && write_all(a->jfd[k], b, (size_t)r) < 0) {
+        close(a->jfd[k]);
+        a->jfd[k] = -1;
+    }
+    return 1;
+}
+
+/* Start journald, wait until its stream socket accepts connections, ask it to flush to
+ * /var/log/journal (it starts on /run until asked) and wait for its `flushed` mark next to the
+ * socket. Sets up each app's pipes and streams. Without journald (it failed or took more than 5 s)
+ * the apps write to the console directly. */
+static void start_journal(void) {
+    int out[2] = { -1, -1 };
+    if (!debug_) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        out[0] = out[1] = null;
+    }
+    journald_pid = spawn_io(journald_argv, out[0] >= 0 ? out : NULL);
+    if (out[0] >= 0) close(out[0]);
+    int up = 0;
+    for (int i = 0; i < 500 && !up; i++) {
+        int s = journal_stream("rkt-supervisor", 7);
+        if (s >= 0) { close(s); up = 1; break; }
+        if (waitpid(journald_pid, NULL, WNOHANG) == journald_pid) { journald_pid = 0; break; }
+        sleep_ms(10);
+    }
+    if (!up) {
+        fprintf(stderr, "stage1: supervisor: journald did not start; app output goes to the console only\n");
+        return;
+    }
+    char flushed[4096];
+    const char *slash = strrchr(journal_socket, '/');
+    snprintf(flushed, sizeof flushed, "%.*s/flushed", (int)(slash ? slash - journal_socket : 0), journal_socket);
+    kill(journald_pid, SIGUSR1);
+    struct stat st;
+    for (int i = 0; i < 200 && stat(flushed, &st) < 0; i++) sleep_ms(10);
+    for (int i = 0; i < napps; i++) {
+        struct app *a = &apps[i];
+        for (int k = 0; k < 2; k++) {
+            int p[2];
+            if (pipe2(p, O_CLOEXEC) < 0) die("pipe2");
+            fcntl(p[0], F_SETFL, O_NONBLOCK);
+            a->rfd[k] = p[0];
+            a->wfd[k] = p[1];
+            a->jfd[k] = journal_stream(a->name, k == 0 ? 6 : 3);
+        }
+    }
+    journaling = 1;
+    logmsg("journald started%s (pid %ld)", "", journald_pid);
+}
+
+/* At the end: copy what is left in the pipes, close the streams and stop journald (SIGTERM; it
+ * writes its files out; SIGKILL after 3 s). */
+static void stop_journal(void) {
+    if (journaling) {
+        for (int i = 0; i < napps; i++)
+            for (int k = 0; k < 2; k++) {
+                while (pump(&apps[i], k)) {}
+                if (apps[i].jfd[k] >= 0) close(apps[i].jfd[k]);
+                apps[i].jfd[k] = -1;
+            }
+    }
+    if (journald_pid <= 0) return;
+    kill(journald_pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(journald_pid, NULL, WNOHANG) == journald_pid) return;
+        sleep_ms(10);
+    }
+    kill(journald_pid, SIGKILL);
+    waitpid(journald_pid, NULL, 0);
 }
 
 static void write_status(struct app *a, int code) {
@@ -264,10 +401,13 @@ static int cmd_run(const char *conf) {
         else if (!strcmp(t, "debug")) debug_ = 1;
         else if (!strcmp(t, "grace")) grace = atoi(need());
         else if (!strcmp(t, "ready")) ready_path = need();
+        else if (!strcmp(t, "journald")) journald_argv = argv_tok();
+        else if (!strcmp(t, "journal")) journal_socket = need();
         else if (!strcmp(t, "setup")) { if (nsetup == MAX_SETUP) { errno = E2BIG; die("setup"); } setup[nsetup++] = argv_tok(); }
         else if (!strcmp(t, "app")) {
             if (napps == MAX_APPS) { errno = E2BIG; die("apps"); }
             cur = &apps[napps++];
+            for (int k = 0; k < 2; k++) cur->rfd[k] = cur->wfd[k] = cur->jfd[k] = -1;
             cur->name = need();
             cur->status_file = need();
         } else if (!strcmp(t, "pre") && cur) cur->pre = argv_tok();
@@ -296,6 +436,10 @@ static int cmd_run(const char *conf) {
         sigaddset(&fwd_set, fwd[i]);
         signal(fwd[i], ignore_handler);
     }
+    int poweroff = SIGRTMIN + 4;
+    sigaddset(&all, poweroff);
+    signal(poweroff, ignore_handler);
+    signal(SIGPIPE, SIG_IGN);
     sigaddset(&all, SIGCHLD);
     sigaddset(&all, SIGALRM);
     signal(SIGALRM, ignore_handler);
@@ -305,6 +449,7 @@ static int cmd_run(const char *conf) {
 
     if (hostname_ && *hostname_ && sethostname(hostname_, strlen(hostname_)) < 0) die("sethostname");
     if (lo_up) bring_lo_up();
+    if (journald_argv && journal_socket) start_journal();
     for (int i = 0; i < nsetup; i++) {
         pid_t p = spawn(setup[i]);
         int st;
@@ -317,8 +462,8 @@ static int cmd_run(const char *conf) {
 
     for (int i = 0; i < napps; i++) {
         struct app *a = &apps[i];
-        if (a->pre) { a->phase = P_PRE; a->pid = spawn(a->pre); }
-        else { a->phase = P_MAIN; a->pid = spawn(a->main); }
+        if (a->pre) { a->phase = P_PRE; a->pid = spawn_app(a, a->pre); }
+        else { a->phase = P_MAIN; a->pid = spawn_app(a, a->main); }
         logmsg("started app %s (pid %ld)", a->name, a->pid);
     }
 
@@ -339,15 +484,29 @@ static int cmd_run(const char *conf) {
         for (int i = 0; i < napps; i++) if (apps[i].phase != P_DONE) alive = 1;
         if (!alive) break;
 
+        if (journaling) {
+            struct pollfd pf[1 + 2 * MAX_APPS];
+            int n = 0;
+            pf[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+            for (int i = 0; i < napps; i++)
+                for (int k = 0; k < 2; k++) pf[n++] = (struct pollfd){ .fd = apps[i].rfd[k], .events = POLLIN };
+            if (poll(pf, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; die("poll"); }
+            for (int i = 0; i < napps; i++)
+                for (int k = 0; k < 2; k++)
+                    if (pf[1 + 2 * i + k].revents) pump(&apps[i], k);
+            if (!(pf[0].revents & POLLIN)) continue;
+        }
         struct signalfd_siginfo si;
         ssize_t r = read(sfd, &si, sizeof si);
         if (r < 0) { if (errno == EINTR) continue; die("read signalfd"); }
         if (r != sizeof si) continue;
         int sig = (int)si.ssi_signo;
+        if (sig == poweroff) sig = SIGTERM;
         if (sig == SIGCHLD) {
             int st;
             pid_t p;
             while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+                if (p == journald_pid) journald_pid = 0;
                 for (int i = 0; i < napps; i++) {
                     struct app *a = &apps[i];
                     if (a->pid != p || a->phase == P_DONE || a->phase == P_NONE) continue;
@@ -359,12 +518,12 @@ static int cmd_run(const char *conf) {
                             write_status(a, code ? code : 254);
                             if (!failed) { failed = 1; pod_status = code ? code : 254; }
                             a->phase = P_DONE;
-                        } else { a->phase = P_MAIN; a->pid = spawn(a->main); }
+                        } else { a->phase = P_MAIN; a->pid = spawn_app(a, a->main); }
                     } else if (a->phase == P_MAIN) {
                         logmsg("app %s exited with %ld", a->name, code);
                         write_status(a, code);
                         if (code != 0 && !failed) { failed = 1; pod_status = code; }
-                        if (a->post) { a->phase = P_POST; a->pid = spawn(a->post); }
+                        if (a->post) { a->phase = P_POST; a->pid = spawn_app(a, a->post); }
                         else a->phase = P_DONE;
                     } else if (a->phase == P_POST) {
                         logmsg("post-stop of %s exited with %ld", a->name, code);
@@ -391,6 +550,7 @@ static int cmd_run(const char *conf) {
             }
         }
     }
+    stop_journal();
     return pod_status;
 }
 

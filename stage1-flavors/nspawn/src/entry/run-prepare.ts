@@ -43,6 +43,7 @@ import {
   writeRuntimeConfig,
 } from '@rkt/stage1-native/common';
 import { containerCaps, journaldSocket, machineName, nspawnArgv, nspawnEnv, systemdBootedMarker, type NspawnBind } from '../nspawn/argv.js';
+import { JOURNAL_STREAM_SOCKET, podJournal, preparePodJournal } from '../nspawn/journal.js';
 import { encodeTokens, planTokens } from '../nspawn/plan.js';
 import { podNetwork } from '../nspawn/network.js';
 import { cgroupBindDir, inContainer, stateFile, type NspawnState } from '../nspawn/state.js';
@@ -132,7 +133,21 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
   const conf: string[] = [];
   if (args.debug) conf.push('debug');
   conf.push('grace', String(GRACE_SECONDS), 'ready', inContainer(pod.stage1Rootfs, pod.supervisorStatus));
+  const argvTok = (t: string, v: string[]) => conf.push(t, String(v.length), ...v);
   const binds: NspawnBind[] = [];
+  // On a host running journald the pod gets its own journal (linked from the host's); the apps'
+  // output goes there as well as to the console (not in interactive mode: the app has the tty).
+  const hostJournald = fs.existsSync(journaldSocket);
+  if (hostJournald && !args.interactive) {
+    const j = podJournal(pod.stage1Rootfs);
+    if (typeof j === 'string') log.debug(`no pod journal: ${j}`);
+    else {
+      preparePodJournal(pod.stage1Rootfs, j);
+      binds.push(...j.binds);
+      argvTok('journald', j.argv);
+      conf.push('journal', JOURNAL_STREAM_SOCKET);
+    }
+  }
   const boundHierarchies = new Set<string>();
   const state: NspawnState = {
     uuid: args.uuid,
@@ -208,7 +223,6 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
   }
 
   // The supervisor's configuration: setup (each app's API file systems), then the apps.
-  const argvTok = (t: string, v: string[]) => conf.push(t, String(v.length), ...v);
   for (const a of apps) argvTok('setup', [HELPER, 'prepare', a.plan]);
   for (const a of apps) {
     conf.push('app', a.name, a.status);
@@ -223,7 +237,6 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
   const etc = path.join(pod.stage1Rootfs, 'etc');
   fs.mkdirSync(etc, { recursive: true });
   writeFileAtomic(path.join(etc, 'machine-id'), state.machineId + '\n', 0o444);
-  const hostJournald = fs.existsSync(journaldSocket);
   if (hostJournald) fs.mkdirSync(path.join(pod.stage1Rootfs, 'var', 'log', 'journal', state.machineId), { recursive: true });
   state.registered = systemdBooted;
 

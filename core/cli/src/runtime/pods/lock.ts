@@ -17,9 +17,13 @@
  * Probing (list, status, the `--wait` loops) reads /proc/locks instead of spawning anything: a
  * FLOCK entry whose device and inode are the directory's means "locked". When an entry has the
  * inode but another device number (btrfs subvolumes and overlayfs report a st_dev different from
- * the superblock's), the answer comes from a real non-blocking `flock -sn` attempt.
+ * the superblock's), the answer comes from a real non-blocking `flock -sn` attempt. So it does
+ * outside the initial PID namespace (rkt in a container, or under a systemd booted in one): a
+ * FLOCK entry names the process that took the lock — `flock(1)`, gone at once — and the kernel
+ * leaves out the entries whose process it cannot name in the reader's PID namespace, so there
+ * /proc/locks shows none of the pods' locks.
  */
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { RktError, ErrorCodes } from '@rkt/api';
 
@@ -119,9 +123,13 @@ interface LockEntry {
   inode: number;
 }
 
+/** The initial PID namespace (the kernel's PROC_PID_INIT_INO). */
+const INITIAL_PID_NS = 'pid:[4026531836]';
+
 function readProcLocks(): LockEntry[] | undefined {
   let text: string;
   try {
+    if (readlinkSync('/proc/self/ns/pid') !== INITIAL_PID_NS) return undefined;
     text = readFileSync('/proc/locks', 'utf8');
   } catch {
     return undefined;

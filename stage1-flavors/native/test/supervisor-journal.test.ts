@@ -1,0 +1,103 @@
+/**
+ * rkt-supervisor's journal mode (`journald ARGV` + `journal SOCKET`, used by the nspawn flavor on
+ * hosts that run journald): the apps' output reaches the console unchanged and, as one stream per
+ * app and fd, a journald stdout-stream socket with the app's name and priority in the header;
+ * journald is asked to flush (SIGUSR1) before the apps start and stopped (SIGTERM) after them; a
+ * journald that does not come up leaves the apps writing to the console directly. journald is
+ * played here by a small node program that records what it receives.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { compileSupervisor } from '../src/index.js';
+
+const tokens = (t: string[]) => t.map((x) => x + '\0').join('');
+const argvTok = (t: string, v: string[]) => [t, String(v.length), ...v];
+
+// Listens on argv[2]; each connection's bytes go to argv[3]/<n>; SIGUSR1 writes `flushed` next to
+// the socket (as journald does once it writes to /var/log/journal); SIGTERM is recorded, then exit.
+const FAKE_JOURNALD = `
+import * as net from 'node:net';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+const [sock, out] = process.argv.slice(2);
+let n = 0;
+const server = net.createServer((c) => {
+  const f = path.join(out, String(n++));
+  c.on('data', (d) => fs.appendFileSync(f, d));
+});
+server.listen(sock);
+process.on('SIGUSR1', () => fs.writeFileSync(path.join(path.dirname(sock), 'flushed'), ''));
+process.on('SIGTERM', () => { fs.writeFileSync(path.join(out, 'sigterm'), ''); server.close(); process.exit(0); });
+`;
+
+describe('rkt-supervisor journal mode', () => {
+  let work: string;
+  let sup: string;
+
+  before(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-sup-journal-'));
+    sup = path.join(work, 'rkt-supervisor');
+    compileSupervisor(sup);
+    fs.writeFileSync(path.join(work, 'journald.mjs'), FAKE_JOURNALD);
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  function runPod(name: string, journaldArgv: string[], apps: { name: string; script: string; post?: string }[]) {
+    const dir = path.join(work, name);
+    const received = path.join(dir, 'received');
+    fs.mkdirSync(received, { recursive: true });
+    const sock = path.join(dir, 'stdout');
+    const conf = [
+      ...argvTok('journald', journaldArgv.map((a) => a.replace('SOCK', sock).replace('OUT', received))),
+      'journal',
+      sock,
+    ];
+    for (const a of apps) {
+      conf.push('app', a.name, path.join(dir, `${a.name}.status`), ...argvTok('main', ['/bin/sh', '-c', a.script]));
+      if (a.post) conf.push(...argvTok('post', ['/bin/sh', '-c', a.post]));
+    }
+    fs.writeFileSync(path.join(dir, 'conf'), tokens(conf));
+    const r = spawnSync(sup, ['run', path.join(dir, 'conf')], { encoding: 'utf8', timeout: 30_000 });
+    const streams = fs
+      .readdirSync(received)
+      .filter((f) => /^\d+$/.test(f))
+      .map((f) => fs.readFileSync(path.join(received, f), 'utf8'));
+    return { r, streams, dir, received };
+  }
+
+  it('copies each app stream to the console unchanged and to journald with its name and priority', () => {
+    const big = 'x'.repeat(200_000);
+    const { r, streams, dir, received } = runPod('two', [process.execPath, path.join(work, 'journald.mjs'), 'SOCK', 'OUT'], [
+      { name: 'alpha', script: `echo out-alpha; echo err-alpha >&2; head -c ${big.length} /dev/zero | tr '\\0' x`, post: 'echo post-alpha' },
+      { name: 'beta', script: 'sleep 0.2; printf "no newline"; exit 3' },
+    ]);
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout.split('\n').filter((l) => l === 'out-alpha').length, 1);
+    assert.ok(r.stdout.includes(big), 'a large write reaches the console whole');
+    assert.ok(r.stdout.includes('post-alpha\n'));
+    assert.ok(r.stdout.includes('no newline'));
+    assert.equal(r.stderr, 'err-alpha\n');
+    // The header: identifier, unit, priority, level prefix, forward to syslog, kmsg, console.
+    const byHeader = (h: string) => streams.filter((s) => s.startsWith(h)).map((s) => s.slice(h.length));
+    assert.deepEqual(byHeader('alpha\n\n6\n0\n0\n0\n0\n'), [`out-alpha\n${big}post-alpha\n`]);
+    assert.deepEqual(byHeader('alpha\n\n3\n0\n0\n0\n0\n'), ['err-alpha\n']);
+    assert.deepEqual(byHeader('beta\n\n6\n0\n0\n0\n0\n'), ['no newline']);
+    assert.deepEqual(byHeader('beta\n\n3\n0\n0\n0\n0\n'), ['']);
+    assert.ok(fs.existsSync(path.join(dir, 'flushed')), 'journald was asked to flush before the apps ran');
+    assert.ok(fs.existsSync(path.join(received, 'sigterm')), 'journald was stopped with SIGTERM after the apps');
+    assert.equal(fs.readFileSync(path.join(dir, 'alpha.status'), 'utf8'), '0');
+    assert.equal(fs.readFileSync(path.join(dir, 'beta.status'), 'utf8'), '3');
+  });
+
+  it('a journald that does not start: a warning, and the apps write to the console directly', () => {
+    const { r, streams } = runPod('broken', ['/bin/sh', '-c', 'exit 1'], [{ name: 'gamma', script: 'echo out-gamma; echo err-gamma >&2' }]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'out-gamma\n');
+    assert.equal(r.stderr, 'stage1: supervisor: journald did not start; app output goes to the console only\nerr-gamma\n');
+    assert.deepEqual(streams, []);
+  });
+});
