@@ -7,7 +7,9 @@
  * read-only). Inside, systemd runs a script as a transient unit (`systemd.run=`) that drives the
  * real `rkt` binary of this checkout and records what machinectl and journalctl say; then it
  * powers the container off and the test checks the records:
- * - `machinectl` lists `rkt-<uuid>`, class container, service rkt, in its machine scope;
+ * - `machinectl` lists `rkt-<uuid>`, class container, service rkt, in its machine scope when
+ *   started as from a terminal, in the service's own unit when started from a system service
+ *   (`--keep-unit`), and `systemctl stop` of that service stops the pod;
  * - `journalctl -M rkt-<uuid> -t <app>` shows the app's stdout and stderr while the pod runs,
  *   while rkt's own stdout gets the app's output unchanged;
  * - `rkt enter` reaches the app;
@@ -54,7 +56,8 @@ set -x
 systemctl start dbus.service systemd-machined.service
 export RKT_DATA_DIR=${join(share, 'plugin-data')} RKT_SETTINGS=
 cd /
-${r} run ${s1} --uuid-file-save=${share}/uuid ${share}/talker.aci >$O/run1.out 2>$O/run1.err &
+# as from a terminal: in a scope of its own, not a service
+systemd-run --quiet --scope ${r} run ${s1} --uuid-file-save=${share}/uuid ${share}/talker.aci >$O/run1.out 2>$O/run1.err &
 RUN=$!
 i=0; while [ ! -s ${share}/uuid ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 U=$(cat ${share}/uuid); M=rkt-$U; ID=$(echo $U | tr -d -)
@@ -67,6 +70,13 @@ wait $RUN; echo $? >$O/run1.status
 journalctl --dir=/var/log/journal/$ID -t talker -o cat --no-pager >$O/journal-after
 echo $ID >$O/id
 ${r} run ${s1} ${share}/failer.aci >$O/run2.out 2>$O/run2.err; echo $? >$O/run2.status
+# from a system service: the pod stays in the service's unit; stopping the service stops the pod
+systemd-run --quiet --unit=rkt-e2e-svc -p Delegate=yes -p KillMode=mixed -E RKT_DATA_DIR -E RKT_SETTINGS= ${r} run ${s1} --uuid-file-save=${share}/uuid2 ${share}/talker.aci
+i=0; while [ $i -lt 300 ]; do [ -s ${share}/uuid2 ] && machinectl show rkt-$(cat ${share}/uuid2) >/dev/null 2>&1 && break; sleep 0.1; i=$((i+1)); done
+U2=$(cat ${share}/uuid2)
+machinectl show rkt-$U2 -p Unit >$O/machine2
+systemctl stop rkt-e2e-svc
+${r} status $U2 >$O/status2 2>&1
 ${r} gc --grace-period=0s >$O/gc.out 2>&1; echo $? >$O/gc.status
 machinectl list --no-legend >$O/machines-after
 ls /var/log/journal >$O/journal-dirs-after
@@ -115,6 +125,9 @@ test('nspawn under systemd: machined registration, the pod journal, poweroff, ex
   assert.equal(rec('journal-after'), 'hello-journal\noops\n');
   assert.equal(rec('run2.status'), '5\n', rec('run2.err'));
   assert.equal(rec('run2.out'), 'failing\n');
+  assert.equal(rec('machine2'), 'Unit=rkt-e2e-svc.service\n', rec('script.log'));
+  assert.match(rec('status2'), /^state=exited$/m);
+  assert.match(rec('status2'), /^app-talker=143$/m);
   assert.equal(rec('gc.status'), '0\n', rec('gc.out'));
   assert.equal(rec('machines-after'), '');
   assert.ok(!rec('journal-dirs-after').includes(rec('id').trim()), rec('journal-dirs-after'));

@@ -616,6 +616,21 @@ export function stage1Suite(flavorName: string, build: () => Promise<string>, op
       assert.deepEqual(await (opts.leftovers?.(pod) ?? []), [], 'no flavor leftovers');
     });
 
+    if (opts.supports.supervisorReady) {
+      it('a SIGTERM relayed while the pod is still starting is not lost: the pod stops once it runs', async () => {
+        const pod = newPod({ apps: [{ name: 'early', app: sh('echo up; exec sleep 600') }] });
+        const running = pod.start(runArgs, opts.env ? { env: opts.env } : {});
+        // as soon as the launcher has recorded its child: the supervisor may not be there yet
+        await waitFor(() => fs.existsSync(path.join(pod.dir, opts.pidFile)) || (running.child.exitCode !== null ? assert.fail(running.stderr()) : false), 20000, opts.pidFile);
+        running.child.kill('SIGTERM');
+        const r = await withTimeout(running.done, 20000, 'pod exit after an early SIGTERM');
+        assert.notEqual(r.code, 0, r.stderr);
+        const g = await pod.gc();
+        assert.equal(g.code, 0, g.stderr);
+        assert.deepEqual(processesUnder(pod.dir), []);
+      });
+    }
+
     it('stop --force kills the pod', async () => {
       const pod = newPod({ apps: [{ name: 'stubborn', app: sh('trap "" TERM; echo up; while true; do sleep 1; done') }] });
       const running = pod.start(runArgs, opts.env ? { env: opts.env } : {});

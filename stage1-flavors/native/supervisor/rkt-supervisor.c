@@ -166,6 +166,28 @@ static void remove_cgroups(const char *file) {
     free(buf);
 }
 
+/* Whether process `pid` is the supervisor, ready for `sig`: its /proc/<pid>/comm, and SigCgt in
+ * its status (`run` blocks the signals before it installs the handlers). Until then the process
+ * there (unshare's or nspawn's own child, PID 1 of the new namespace) would drop it. */
+static int takes_signal(pid_t pid, int sig) {
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0 || strncmp(buf, "rkt-supervisor\n", (size_t)r) != 0) return 0;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0) return 0;
+    buf[r] = 0;
+    char *p = strstr(buf, "SigCgt:\t");
+    return p && ((strtoull(p + 8, NULL, 16) >> (sig - 1)) & 1);
+}
+
 static int cmd_launch(const char *argv_file, const char *ppid_file, const char *cgroups_file) {
     size_t len;
     char *buf = slurp(argv_file, &len);
@@ -206,8 +228,22 @@ static int cmd_launch(const char *argv_file, const char *ppid_file, const char *
     if (rename(tmp, ppid_file) < 0) die("rename ppid");
 
     /* util-linux unshare blocks SIGTERM and SIGINT in its waiting parent: relay the signals
-     * stage0 forwards straight to the supervisor. */
+     * stage0 forwards straight to the supervisor. One that comes while the pod is still starting
+     * (no supervisor yet to take it: `systemctl stop` right after start) waits until there is
+     * one, checked every 20 ms; after 10 s it goes to whatever process is there. */
+    int pending = 0, waited = 0;
     for (;;) {
+        if (pending) {
+            pid_t sup = first_child(pid);
+            if ((sup > 0 && takes_signal(sup, pending)) || waited >= 500) {
+                kill(sup > 0 ? sup : pid, pending);
+                pending = 0;
+            }
+        }
+        struct pollfd pf = { .fd = sfd, .events = POLLIN };
+        int pr = poll(&pf, 1, pending ? 20 : -1);
+        if (pr < 0) { if (errno == EINTR) continue; die("poll"); }
+        if (pr == 0) { waited++; continue; }
         struct signalfd_siginfo si;
         ssize_t r = read(sfd, &si, sizeof si);
         if (r < 0) { if (errno == EINTR) continue; die("read signalfd"); }
@@ -222,8 +258,8 @@ static int cmd_launch(const char *argv_file, const char *ppid_file, const char *
             }
             continue;
         }
-        pid_t sup = first_child(pid);
-        kill(sup > 0 ? sup : pid, sig);
+        pending = sig;
+        waited = 0;
     }
 }
 
@@ -434,16 +470,17 @@ static int cmd_run(const char *conf) {
     for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
         sigaddset(&all, fwd[i]);
         sigaddset(&fwd_set, fwd[i]);
-        signal(fwd[i], ignore_handler);
     }
     int poweroff = SIGRTMIN + 4;
     sigaddset(&all, poweroff);
-    signal(poweroff, ignore_handler);
-    signal(SIGPIPE, SIG_IGN);
     sigaddset(&all, SIGCHLD);
     sigaddset(&all, SIGALRM);
-    signal(SIGALRM, ignore_handler);
+    /* Blocked first: once the handlers show (the launcher waits for that), nothing is lost. */
     if (sigprocmask(SIG_BLOCK, &all, NULL) < 0) die("sigprocmask");
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) signal(fwd[i], ignore_handler);
+    signal(poweroff, ignore_handler);
+    signal(SIGALRM, ignore_handler);
+    signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &all, SFD_CLOEXEC);
     if (sfd < 0) die("signalfd");
 

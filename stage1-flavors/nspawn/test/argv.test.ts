@@ -4,7 +4,7 @@
  * environment, the container's capability set, bind-path escaping, the helper's plan and seccomp
  * tokens, the syscall table header, and the contribution's skip reasons.
  */
-import { describe, it } from 'node:test';
+import { systemServiceOf, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,7 +13,7 @@ import * as api from '@rkt/api';
 import type { ActivationContext } from '@rkt/api';
 import { PodDir, ociSeccomp, type PreparedApp } from '@rkt/stage1-native/common';
 import contribution from '../src/contribution.js';
-import { HELPER_CAPS, NSPAWN_DEFAULT_CAPS, containerCaps, escapeBindPath, nspawnArgv, nspawnEnv, type NspawnArgvInput } from '../src/nspawn/argv.js';
+import { HELPER_CAPS, NSPAWN_DEFAULT_CAPS, containerCaps, escapeBindPath, nspawnArgv, nspawnEnv, systemServiceOf, type NspawnArgvInput } from '../src/nspawn/argv.js';
 import { podNetwork } from '../src/nspawn/network.js';
 import { planTokens, seccompTokens } from '../src/nspawn/plan.js';
 import { syscallTableHeader } from '../src/stage1.js';
@@ -53,6 +53,24 @@ describe('nspawn argv', () => {
     assert.ok(a.includes('--register=yes'));
     assert.ok(!a.includes('--keep-unit') && !a.includes('--register=no'));
     assert.ok(a.includes('--link-journal=try-guest'));
+  });
+
+  it('started from a system service under systemd: --keep-unit too (the pod stays in the unit)', () => {
+    const a = nspawnArgv(base({ systemdBooted: true, serviceUnit: 'web.service' }));
+    assert.ok(a.includes('--register=yes') && a.includes('--keep-unit'));
+  });
+
+  it('the system service rkt runs in, from /proc/self/cgroup (hybrid: name=systemd; unified: the cgroup2 line)', () => {
+    const hybrid = '12:pids:/system.slice/web.service\n1:name=systemd:/system.slice/web.service\n0::/system.slice/web.service\n';
+    assert.deepEqual(systemServiceOf(hybrid, false), { unit: 'web.service', cgroup: '/system.slice/web.service' });
+    // the kernel lists hierarchies that are not mounted: a unified tree reads the 0:: line only
+    const unified = '9:name=systemd:/\n8:pids:/\n0::/system.slice/kernel-command-line.service\n';
+    assert.deepEqual(systemServiceOf(unified, true), { unit: 'kernel-command-line.service', cgroup: '/system.slice/kernel-command-line.service' });
+    assert.equal(systemServiceOf(unified, false), undefined);
+    assert.equal(systemServiceOf('0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.service\n', true), undefined, 'a user manager');
+    assert.equal(systemServiceOf('0::/user.slice/user-1000.slice/session-3.scope\n', true), undefined, 'a login session');
+    assert.equal(systemServiceOf('0::/system.slice/run-r1.scope\n', true), undefined, 'a scope (systemd-run --scope)');
+    assert.equal(systemServiceOf('0::/\n', true), undefined);
   });
 
   it('network: --private-network for none, --network-namespace-path for a prepared netns', () => {

@@ -42,7 +42,7 @@ import {
   writeFileAtomic,
   writeRuntimeConfig,
 } from '@rkt/stage1-native/common';
-import { containerCaps, journaldSocket, machineName, nspawnArgv, nspawnEnv, systemdBootedMarker, type NspawnBind } from '../nspawn/argv.js';
+import { containerCaps, journaldSocket, machineName, nspawnArgv, nspawnEnv, systemServiceOf, systemdBootedMarker, type NspawnBind } from '../nspawn/argv.js';
 import { JOURNAL_STREAM_SOCKET, podJournal, preparePodJournal } from '../nspawn/journal.js';
 import { encodeTokens, planTokens } from '../nspawn/plan.js';
 import { podNetwork } from '../nspawn/network.js';
@@ -103,6 +103,10 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
   if (written.length) log.debug(`pod cgroup limits: ${written.join(', ')}`);
   const hostCaps = hostBoundingCaps(fs.readFileSync('/proc/self/status', 'utf8'));
   const systemdBooted = fs.existsSync(systemdBootedMarker);
+  // Started from a system service, the pod stays in it (--keep-unit); else it gets a machine scope.
+  const unified = !hierarchies.some((h) => h.controllers.includes('name=systemd'));
+  const service = systemdBooted ? systemServiceOf(fs.readFileSync('/proc/self/cgroup', 'utf8'), unified) : undefined;
+  if (service) log.debug(`running in ${service.unit}: the pod stays in it`);
   // Every hierarchy but cpuset (a new cpuset cgroup has no CPUs or memory nodes to run on).
   const podHierarchies = hierarchies.filter((h) => !h.controllers.includes('cpuset'));
 
@@ -248,6 +252,7 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
     uuid: args.uuid,
     stage1Rootfs: pod.stage1Rootfs,
     systemdBooted,
+    ...(service ? { serviceUnit: service.unit } : {}),
     network,
     hostname,
     capabilities: containerCaps(prepared.map((p) => p.capabilities)),
@@ -296,8 +301,10 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
     }
   }
   if (systemdBooted) {
-    // machined puts the pod in its scope; `subcgroup` is written before ppid (rkt.md §1.4).
-    writeFileAtomic(pod.file('subcgroup'), `machine.slice/machine-${state.machine.replace(/-/g, '\\x2d')}.scope`, 0o640);
+    // machined puts the pod in its scope, or it stays in the service rkt runs in; `subcgroup` is
+    // written before ppid (rkt.md §1.4).
+    const sub = service ? service.cgroup.replace(/^\//, '') : `machine.slice/machine-${state.machine.replace(/-/g, '\\x2d')}.scope`;
+    writeFileAtomic(pod.file('subcgroup'), sub, 0o640);
   } else {
     // Without machined the whole pod (launcher, nspawn, the container) lives in `/rkt/<uuid>` of
     // every hierarchy, where gc finds whatever is left; nspawn adds its `payload` and

@@ -55,6 +55,12 @@ export interface NspawnArgvInput {
   stage1Rootfs: string;
   /** Whether systemd is PID 1 on the host (register with machined) or not (`--keep-unit`). */
   systemdBooted: boolean;
+  /**
+   * With systemd: the system service rkt runs in (rkt.md §10.1), which the pod stays in
+   * (`--keep-unit`: its limits apply and stopping it stops the pod); otherwise the pod gets its own
+   * scope in machine.slice.
+   */
+  serviceUnit?: string;
   /** host: the host's network; none: a private network with only lo; netns: join this path. */
   network: { mode: 'host' } | { mode: 'none' } | { mode: 'netns'; path: string };
   hostname: string;
@@ -79,7 +85,7 @@ export function nspawnArgv(i: NspawnArgvInput): string[] {
   const a = [i.nspawn];
   if (!i.debug) a.push('--quiet');
   a.push(`--uuid=${i.uuid}`, `--machine=${machineName(i.uuid)}`, `--directory=${i.stage1Rootfs}`, `--hostname=${i.hostname}`);
-  if (i.systemdBooted) a.push('--register=yes');
+  if (i.systemdBooted) a.push('--register=yes', ...(i.serviceUnit ? ['--keep-unit'] : []));
   else a.push('--register=no', '--keep-unit');
   a.push(`--link-journal=${i.hostJournald ? 'try-guest' : 'no'}`);
   // The pod's own DNS and time zone handling is per app (dns-conf-mode): nspawn leaves /etc alone.
@@ -122,3 +128,19 @@ export function nspawnEnv(o: { ipcParent: boolean; disablePaths: boolean; disabl
 export const systemdBootedMarker = '/run/systemd/system';
 /** journald's socket on a host running it. */
 export const journaldSocket = '/run/systemd/journal/socket';
+
+/**
+ * The system service a process runs in, from its /proc/<pid>/cgroup text: the last component of
+ * its cgroup in systemd's hierarchy (name=systemd, or the cgroup2 one when systemd manages a
+ * unified tree: `unified`), when that is a `.service` outside user.slice (a user's session or user
+ * manager is not a system service), as rkt decided whether to keep nspawn in the unit it was
+ * started from. (/proc/<pid>/cgroup lists every hierarchy the kernel has, mounted here or not.)
+ */
+export function systemServiceOf(procCgroup: string, unified: boolean): { unit: string; cgroup: string } | undefined {
+  const lines = procCgroup.split('\n').map((l) => l.split(':'));
+  const line = unified ? lines.find((f) => f[0] === '0' && f[1] === '') : lines.find((f) => f[1] === 'name=systemd');
+  const cgroup = line?.slice(2).join(':');
+  if (!cgroup || cgroup.startsWith('/user.slice/')) return undefined;
+  const unit = cgroup.split('/').pop() ?? '';
+  return /^[^/]+\.service$/.test(unit) ? { unit, cgroup } : undefined;
+}
