@@ -5,7 +5,7 @@
 // rules never touch the machine's own namespace. Goal (issue 6): rkt ≤ 0.5× podman.
 // Then, from RKT_TIMING=1 runs, where rkt's time goes, and the CNI part measured on its own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxBenchImage, compare, has, hybridUnified, removeWorkDir, report, rktBin } from './lib.mjs';
@@ -26,7 +26,39 @@ export default function netRunBench({ rounds = 10 } = {}) {
 
     const unified = hybridUnified();
     const uuidFile = join(work, 'uuid');
+    // The floor: what any runtime written in node that starts the app through an OCI runtime and
+    // sets up this network with Debian's CNI plugins cannot go below. node's start, `runc run` of
+    // the same rootfs, and the network part done by a shell with nothing else: ip netns add, the
+    // ptp plugin's ADD and DEL with the default network's config, ip netns del.
+    const bundle = join(work, 'bundle');
+    mkdirSync(bundle);
+    execFileSync('runc', ['spec', '--bundle', bundle]);
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+    spec.process.terminal = false;
+    spec.process.args = ['/bin/true'];
+    spec.root = { path: rootfs, readonly: false };
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+    const cniConf = JSON.stringify({
+      cniVersion: '1.0.0', name: 'bench-floor', type: 'ptp', ipMasq: true,
+      ipam: { type: 'host-local', subnet: '172.16.28.0/24', dataDir: join(work, 'ipam'), routes: [{ dst: '0.0.0.0/0' }] },
+    });
+    const cniScript = join(work, 'cni-by-hand.sh');
+    const pluginDir = ['/usr/lib/cni', '/opt/cni/bin'].find((d) => existsSync(join(d, 'ptp')));
+    writeFileSync(
+      cniScript,
+      [
+        'set -e',
+        `c=floor-$$; n=rkt-bench-floor-$$`,
+        'ip netns add $n',
+        `echo '${cniConf}' | CNI_COMMAND=ADD CNI_CONTAINERID=$c CNI_NETNS=/var/run/netns/$n CNI_IFNAME=eth0 CNI_PATH=${pluginDir} ${pluginDir}/ptp >/dev/null`,
+        `echo '${cniConf}' | CNI_COMMAND=DEL CNI_CONTAINERID=$c CNI_NETNS=/var/run/netns/$n CNI_IFNAME=eth0 CNI_PATH=${pluginDir} ${pluginDir}/ptp >/dev/null`,
+        'ip netns del $n',
+      ].join('\n'),
+    );
     const variants = [
+      { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+      { name: 'runc run', argv: ['runc', 'run', '--bundle', bundle, 'bench-net-runc'] },
+      ...(pluginDir ? [{ name: 'CNI by hand (netns, ptp ADD + DEL)', argv: inNs(['bash', cniScript]) }] : []),
       {
         name: 'rkt run --net=default',
         argv: inNs([rktBin, ...flags, 'run', `--uuid-file-save=${uuidFile}`, image]),
@@ -69,6 +101,7 @@ export default function netRunBench({ rounds = 10 } = {}) {
     const ours = m('rkt run --net=default');
     const none = m('rkt run --net=none');
     const pm = m('podman run --rm (default network)');
+    const floor = m('node -e 0') + m('runc run') + (m('CNI by hand (netns, ptp ADD + DEL)') ?? NaN);
     const setup = t.map((x) => x.setup).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
     const lines = [
       `default network costs rkt +${(ours - none).toFixed(1)} ms over --net=none (netns, CNI ADD, teardown with DEL)`,
@@ -76,11 +109,15 @@ export default function netRunBench({ rounds = 10 } = {}) {
       pm
         ? `rkt run --net=default: ${(ours / pm).toFixed(2)}× podman run --rm; goal ≤ 0.5× podman = ${(0.5 * pm).toFixed(1)} ms: ${ours <= 0.5 * pm ? 'met' : 'NOT met'}`
         : 'podman not installed: no podman comparison',
+      Number.isFinite(floor)
+        ? `floor (node -e 0 + runc run + CNI by hand) = ${floor.toFixed(1)} ms = ${pm ? (floor / pm).toFixed(2) + '× podman' : 'n/a'}: ${pm && floor > 0.5 * pm ? 'the goal is below the floor' : 'the goal is above the floor'}`
+        : '',
     ].filter(Boolean);
     return report('net-run', results, lines);
   } finally {
     const gc = inNs([rktBin, ...flags, 'gc', '--grace-period=0s']);
     spawnSync(gc[0], gc.slice(1), { stdio: 'ignore' });
+    spawnSync('runc', ['delete', '--force', 'bench-net-runc'], { stdio: 'ignore' });
     spawnSync('ip', ['netns', 'del', ns]);
     removeWorkDir(work);
   }
