@@ -16,6 +16,7 @@
  * - `machinectl poweroff` stops the pod (the app gets SIGTERM, rkt exits 143);
  * - after the pod exits the journal stays readable with `journalctl --dir=/var/log/journal/<id>`;
  * - a failing app's exit status is rkt's, registered as well;
+ * - the pod journal works with --private-users too (journald is the container's root);
  * - `rkt gc` leaves no machine, no journal link and no machine scope.
  * Skipped where systemd, machined, dbus or systemd-nspawn is missing.
  */
@@ -70,6 +71,8 @@ wait $RUN; echo $? >$O/run1.status
 journalctl --dir=/var/log/journal/$ID -t talker -o cat --no-pager >$O/journal-after
 echo $ID >$O/id
 ${r} run ${s1} ${share}/failer.aci >$O/run2.out 2>$O/run2.err; echo $? >$O/run2.status
+${r} run ${s1} --private-users --no-overlay --uuid-file-save=${share}/uuid3 ${share}/priv.aci >$O/run3.out 2>$O/run3.err; echo $? >$O/run3.status
+journalctl --dir=/var/log/journal/$(tr -d - < ${share}/uuid3) -t priv -o cat --no-pager >$O/journal3
 # from a system service: the pod stays in the service's unit; stopping the service stops the pod
 systemd-run --quiet --unit=rkt-e2e-svc -p Delegate=yes -p KillMode=mixed -E RKT_DATA_DIR -E RKT_SETTINGS= ${r} run ${s1} --uuid-file-save=${share}/uuid2 ${share}/talker.aci
 i=0; while [ $i -lt 300 ]; do [ -s ${share}/uuid2 ] && machinectl show rkt-$(cat ${share}/uuid2) >/dev/null 2>&1 && break; sleep 0.1; i=$((i+1)); done
@@ -90,6 +93,7 @@ test('nspawn under systemd: machined registration, the pod journal, poweroff, ex
   stage1Image('nspawn', join(share, 's1'));
   writeFileSync(join(share, 'local', 'paths.d', 'paths.json'), JSON.stringify({ rktKind: 'paths', rktVersion: 'v1', 'stage1-images': join(share, 's1') }));
   buildAppAci(join(share, 'talker.aci'), { name: 'example.com/talker', exec: ['/bin/busybox', 'sh', '-c', 'echo hello-journal; echo oops >&2; exec /bin/busybox sleep 600'] });
+  buildAppAci(join(share, 'priv.aci'), { name: 'example.com/priv', exec: ['/bin/busybox', 'sh', '-c', 'echo in-a-user-namespace'] });
   buildAppAci(join(share, 'failer.aci'), { name: 'example.com/failer', exec: ['/bin/busybox', 'sh', '-c', 'echo failing; exit 5'] });
   const script = join(share, 'inner.sh');
   writeFileSync(script, innerScript());
@@ -128,6 +132,9 @@ test('nspawn under systemd: machined registration, the pod journal, poweroff, ex
   assert.equal(rec('machine2'), 'Unit=rkt-e2e-svc.service\n', rec('script.log'));
   assert.match(rec('status2'), /^state=exited$/m);
   assert.match(rec('status2'), /^app-talker=143$/m);
+  assert.equal(rec('run3.status'), '0\n', rec('run3.err'));
+  assert.equal(rec('run3.out'), 'in-a-user-namespace\n');
+  assert.equal(rec('journal3'), 'in-a-user-namespace\n', 'the pod journal with --private-users');
   assert.equal(rec('gc.status'), '0\n', rec('gc.out'));
   assert.equal(rec('machines-after'), '');
   assert.ok(!rec('journal-dirs-after').includes(rec('id').trim()), rec('journal-dirs-after'));

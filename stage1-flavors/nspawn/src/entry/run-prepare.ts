@@ -288,6 +288,8 @@ export async function prepare(entryArgv: readonly string[], podPath: string): Pr
     own(confFile);
     for (const a of apps) own(path.join(pod.stage1Rootfs, a.plan));
     for (const d of [pod.statusDir, pod.envDir]) ownTree(d);
+    // the pod journal's directory, which journald (the container's root) writes
+    if (hostJournald) ownTree(path.join(pod.stage1Rootfs, 'var', 'log', 'journal'));
     for (const p of prepared) {
       for (const m of p.mounts) if (m.kind === 'empty') ownTree(m.source);
       // what this step made in the (shifted) app rootfs: mount points, bind targets, their parents
