@@ -95,6 +95,19 @@ export function busyboxBenchImage(work) {
   return { rootfs, aci, image: 'example.com/bench-busybox:1.0' };
 }
 
+/** An OCI bundle in `<work>/bundle` over `rootfs` (runc's default spec, no terminal, /bin/true). */
+export function runcBundle(work, rootfs) {
+  const bundle = join(work, 'bundle');
+  mkdirSync(bundle);
+  execFileSync('runc', ['spec', '--bundle', bundle]);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/true'];
+  spec.root = { path: rootfs, readonly: false };
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  return bundle;
+}
+
 /**
  * Where rkt's time goes: run `argv` `runs` times with RKT_TIMING=1 (core/cli/src/runtime/timing.ts)
  * and return, per phase [label, from mark, to mark], the median ms between its two marks. `after`

@@ -5,10 +5,10 @@
 // rules never touch the machine's own namespace. Goal (issue 6): rkt ≤ 0.5× podman.
 // Then, from RKT_TIMING=1 runs, where rkt's time goes, and the CNI part measured on its own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxBenchImage, compare, has, hybridUnified, removeWorkDir, report, rktBin } from './lib.mjs';
+import { busyboxBenchImage, compare, has, hybridUnified, removeWorkDir, report, rktBin, runcBundle } from './lib.mjs';
 
 
 export default function netRunBench({ rounds = 10 } = {}) {
@@ -30,14 +30,7 @@ export default function netRunBench({ rounds = 10 } = {}) {
     // sets up this network with Debian's CNI plugins cannot go below. node's start, `runc run` of
     // the same rootfs, and the network part done by a shell with nothing else: ip netns add, the
     // ptp plugin's ADD and DEL with the default network's config, ip netns del.
-    const bundle = join(work, 'bundle');
-    mkdirSync(bundle);
-    execFileSync('runc', ['spec', '--bundle', bundle]);
-    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
-    spec.process.terminal = false;
-    spec.process.args = ['/bin/true'];
-    spec.root = { path: rootfs, readonly: false };
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+    const bundle = runcBundle(work, rootfs);
     const cniConf = JSON.stringify({
       cniVersion: '1.0.0', name: 'bench-floor', type: 'ptp', ipMasq: true,
       ipam: { type: 'host-local', subnet: '172.16.28.0/24', dataDir: join(work, 'ipam'), routes: [{ dst: '0.0.0.0/0' }] },

@@ -6,10 +6,10 @@
 // Goals (issue 5): rkt ≤ (node -e 0) + 2× crun, and rkt ≤ 0.5× podman.
 // Then, from RKT_TIMING=1 runs (core/cli/src/runtime/timing.ts), where rkt's time goes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxBenchImage, compare, has, hybridUnified, removeWorkDir, report, rktBin, timePhases } from './lib.mjs';
+import { busyboxBenchImage, compare, has, hybridUnified, removeWorkDir, report, rktBin, timePhases, runcBundle } from './lib.mjs';
 
 
 export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
@@ -23,14 +23,7 @@ export default function runBench({ rounds = 12, timingRuns = 5 } = {}) {
     rkt('run', '--net=none', image);
 
     // an OCI bundle over the same rootfs (runc's default spec, no terminal, /bin/true)
-    const bundle = join(work, 'bundle');
-    mkdirSync(bundle);
-    execFileSync('runc', ['spec', '--bundle', bundle]);
-    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
-    spec.process.terminal = false;
-    spec.process.args = ['/bin/true'];
-    spec.root = { path: rootfs, readonly: false };
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+    const bundle = runcBundle(work, rootfs);
 
     const unified = hybridUnified();
     const uuidFile = join(work, 'uuid');
