@@ -10,6 +10,7 @@
  * - `machinectl` lists `rkt-<uuid>`, class container, service rkt, in its machine scope when
  *   started as from a terminal, in the service's own unit when started from a system service
  *   (`--keep-unit`), and `systemctl stop` of that service stops the pod;
+ * - a `Type=notify` service running `rkt run` becomes active once the pod is ready;
  * - `journalctl -M rkt-<uuid> -t <app>` shows the app's stdout and stderr while the pod runs,
  *   while rkt's own stdout gets the app's output unchanged;
  * - `rkt enter` reaches the app;
@@ -80,6 +81,11 @@ U2=$(cat ${share}/uuid2)
 machinectl show rkt-$U2 -p Unit >$O/machine2
 systemctl stop rkt-e2e-svc
 ${r} status $U2 >$O/status2 2>&1
+# a Type=notify service (rkt's quick start): started once the pod is ready, with the default
+# NotifyAccess=main although stage0 stays the main process
+systemd-run --quiet --unit=rkt-e2e-notify --service-type=notify -p TimeoutStartSec=30 -E RKT_DATA_DIR -E RKT_SETTINGS= ${r} run ${s1} ${share}/talker.aci; echo $? >$O/notify.status
+systemctl is-active rkt-e2e-notify >$O/notify.active
+systemctl stop rkt-e2e-notify
 ${r} gc --grace-period=0s >$O/gc.out 2>&1; echo $? >$O/gc.status
 machinectl list --no-legend >$O/machines-after
 ls /var/log/journal >$O/journal-dirs-after
@@ -131,6 +137,8 @@ test('nspawn under systemd: machined registration, the pod journal, poweroff, ex
   assert.equal(rec('run2.out'), 'failing\n');
   assert.equal(rec('machine2'), 'Unit=rkt-e2e-svc.service\n', rec('script.log'));
   assert.match(rec('status2'), /^state=exited$/m);
+  assert.equal(rec('notify.status'), '0\n', rec('script.log'));
+  assert.equal(rec('notify.active'), 'active\n');
   assert.match(rec('status2'), /^app-talker=143$/m);
   assert.equal(rec('run3.status'), '0\n', rec('run3.err'));
   assert.equal(rec('run3.out'), 'in-a-user-namespace\n');

@@ -17,6 +17,10 @@
  *       removes the pod's (now empty) cgroup directories named, NUL-separated, in CGROUPS_FILE —
  *       only directories on a cgroup file system, child cgroups first — so that an exited pod
  *       holds no cgroups even if it is never garbage-collected (gc removes them otherwise).
+ *       Under a `Type=notify` systemd service (NOTIFY_SOCKET set, and not passed on to the pod) it
+ *       sends READY=1 in stage0's name once the supervisor reports the pod ready (the
+ *       `supervisor-status` link beside ARGV_FILE's `flavor-state` directory). A signal that
+ *       arrives before the supervisor can take it is held until it can.
  *   rkt-supervisor run CONF
  *       PID 1 of the pod. CONF is a sequence of NUL-terminated tokens:
  *         hostname NAME | lo | grace SECONDS | ready PATH | setup N ARGV… |
@@ -40,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <poll.h>
 #include <sys/un.h>
 #include <time.h>
@@ -188,6 +193,47 @@ static int takes_signal(pid_t pid, int sig) {
     return p && ((strtoull(p + 8, NULL, 16) >> (sig - 1)) & 1);
 }
 
+/* systemd's readiness protocol, for a `Type=notify` service running rkt: "READY=1" on the
+ * datagram socket NOTIFY_SOCKET names, sent in the name of `as_pid` (stage0, the service's main
+ * process: with the default NotifyAccess=main systemd takes nothing from other processes; a
+ * process with CAP_SYS_ADMIN may name another pid in its SCM_CREDENTIALS). */
+static void notify_ready(const char *sock, pid_t as_pid) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t l = strlen(sock);
+    if (l < 2 || l >= sizeof sa.sun_path || (sock[0] != '/' && sock[0] != '@')) return;
+    memcpy(sa.sun_path, sock, l);
+    if (sa.sun_path[0] == '@') sa.sun_path[0] = 0; /* abstract namespace */
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return;
+    const char *msg = "READY=1\nSTATUS=pod running";
+    struct iovec iov = { (void *)msg, strlen(msg) };
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(struct ucred))]; } c;
+    memset(&c, 0, sizeof c);
+    struct msghdr mh = { .msg_name = &sa, .msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + l),
+                         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b, .msg_controllen = sizeof c.b };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+    struct ucred uc = { as_pid, getuid(), getgid() };
+    memcpy(CMSG_DATA(cm), &uc, sizeof uc);
+    if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0) {
+        mh.msg_control = NULL;
+        mh.msg_controllen = 0;
+        if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0) fprintf(stderr, "stage1: notifying %s: %s\n", sock, strerror(errno));
+    }
+    close(s);
+}
+
+/* Whether the supervisor reports the pod ready: its `ready` link at PATH. */
+static int pod_ready(const char *path) {
+    char b[16];
+    ssize_t r = readlink(path, b, sizeof b - 1);
+    return r == 5 && !memcmp(b, "ready", 5);
+}
+
 static int cmd_launch(const char *argv_file, const char *ppid_file, const char *cgroups_file) {
     size_t len;
     char *buf = slurp(argv_file, &len);
@@ -197,6 +243,19 @@ static int cmd_launch(const char *argv_file, const char *ppid_file, const char *
     if (!v || n == 0) die("launch argv");
     tb = buf; te = buf + len;
     for (int i = 0; i < n; i++) v[i] = tok();
+
+    /* Under a Type=notify service: READY=1 once the supervisor reports the pod ready, at
+     * <stage1 rootfs>/rkt/supervisor-status (ARGV_FILE is <stage1 rootfs>/rkt/flavor-state/launch).
+     * The pod itself does not get NOTIFY_SOCKET. */
+    char *notify = getenv("NOTIFY_SOCKET");
+    char ready_path[4096] = "";
+    if (notify && *notify) {
+        notify = strdup(notify);
+        const char *fs = strstr(argv_file, "/flavor-state/");
+        if (notify && fs) snprintf(ready_path, sizeof ready_path, "%.*s/supervisor-status", (int)(fs - argv_file), argv_file);
+    } else notify = NULL;
+    unsetenv("NOTIFY_SOCKET");
+    pid_t stage0 = getppid();
 
     sigset_t set, old;
     sigemptyset(&set);
@@ -231,8 +290,12 @@ static int cmd_launch(const char *argv_file, const char *ppid_file, const char *
      * stage0 forwards straight to the supervisor. One that comes while the pod is still starting
      * (no supervisor yet to take it: `systemctl stop` right after start) waits until there is
      * one, checked every 20 ms; after 10 s it goes to whatever process is there. */
-    int pending = 0, waited = 0;
+    int pending = 0, waited = 0, notified = !(notify && *ready_path);
     for (;;) {
+        if (!notified && pod_ready(ready_path)) {
+            notify_ready(notify, stage0);
+            notified = 1;
+        }
         if (pending) {
             pid_t sup = first_child(pid);
             if ((sup > 0 && takes_signal(sup, pending)) || waited >= 500) {
@@ -241,9 +304,9 @@ static int cmd_launch(const char *argv_file, const char *ppid_file, const char *
             }
         }
         struct pollfd pf = { .fd = sfd, .events = POLLIN };
-        int pr = poll(&pf, 1, pending ? 20 : -1);
+        int pr = poll(&pf, 1, pending || !notified ? 20 : -1);
         if (pr < 0) { if (errno == EINTR) continue; die("poll"); }
-        if (pr == 0) { waited++; continue; }
+        if (pr == 0) { if (pending) waited++; continue; }
         struct signalfd_siginfo si;
         ssize_t r = read(sfd, &si, sizeof si);
         if (r < 0) { if (errno == EINTR) continue; die("read signalfd"); }

@@ -1,5 +1,6 @@
 /**
- * rkt-supervisor's journal mode (`journald ARGV` + `journal SOCKET`, used by the nspawn flavor on
+ * rkt-supervisor launch under a `Type=notify` service (READY=1 in stage0's name once the pod is
+ * ready; the pod never sees NOTIFY_SOCKET), and the supervisor's journal mode (`journald ARGV` + `journal SOCKET`, used by the nspawn flavor on
  * hosts that run journald): the apps' output reaches the console unchanged and, as one stream per
  * app and fd, a journald stdout-stream socket with the app's name and priority in the header;
  * journald is asked to flush (SIGUSR1) before the apps start and stopped (SIGTERM) after them; a
@@ -11,7 +12,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { compileSupervisor } from '../src/index.js';
 
 const tokens = (t: string[]) => t.map((x) => x + '\0').join('');
@@ -99,5 +100,56 @@ describe('rkt-supervisor journal mode', () => {
     assert.equal(r.stdout, 'out-gamma\n');
     assert.equal(r.stderr, 'stage1: supervisor: journald did not start; app output goes to the console only\nerr-gamma\n');
     assert.deepEqual(streams, []);
+  });
+});
+
+// Receives one datagram on argv[1] with the sender's credentials; prints "<pid> <message>".
+const NOTIFY_RECEIVER = `
+import socket, sys, struct
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+s.bind(sys.argv[1])
+print('listening', flush=True)
+s.settimeout(20)
+msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+pid = [struct.unpack('iII', d)[0] for (l, t, d) in anc if l == socket.SOL_SOCKET and t == socket.SCM_CREDENTIALS]
+print(pid[0] if pid else -1, msg.decode().replace('\\n', '|'), flush=True)
+`;
+
+describe('rkt-supervisor launch under a Type=notify service', { skip: process.getuid?.() !== 0 && 'needs root (a pid other than its own in SCM_CREDENTIALS)' }, () => {
+  let work: string;
+  let sup: string;
+  before(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-sup-notify-'));
+    sup = path.join(work, 'rkt-supervisor');
+    compileSupervisor(sup);
+    fs.writeFileSync(path.join(work, 'receiver.py'), NOTIFY_RECEIVER);
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  it('sends READY=1 in its parent’s (stage0’s) name once the pod is ready, and keeps NOTIFY_SOCKET from the pod', async () => {
+    const rkt = path.join(work, 'rootfs', 'rkt');
+    fs.mkdirSync(path.join(rkt, 'flavor-state'), { recursive: true });
+    const sock = path.join(work, 'notify');
+    // the "pod": records its environment, then reports ready after a while, as the supervisor does
+    const pod = ['/bin/sh', '-c', `env > ${work}/pod-env; sleep 0.3; ln -s ready ${rkt}/supervisor-status; sleep 0.3`];
+    fs.writeFileSync(path.join(rkt, 'flavor-state', 'launch'), tokens(pod));
+    const receiver = spawn('python3', [path.join(work, 'receiver.py'), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    receiver.stdout.on('data', (d) => (out += d));
+    const deadline = Date.now() + 10_000;
+    while (!out.includes('listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    const launcher = spawn(sup, ['launch', path.join(rkt, 'flavor-state', 'launch'), path.join(work, 'ppid')], { env: { ...process.env, NOTIFY_SOCKET: sock }, stdio: 'inherit' });
+    const code = await new Promise((r) => launcher.on('exit', r));
+    await new Promise((r) => (receiver.exitCode !== null ? r(null) : receiver.on('exit', r)));
+    assert.equal(code, 0);
+    const line = out.split('\n')[1]!;
+    const pid = line.slice(0, line.indexOf(' '));
+    const msg = line.slice(line.indexOf(' ') + 1);
+    assert.equal(msg, 'READY=1|STATUS=pod running');
+    assert.equal(Number(pid), process.pid, 'sent in the name of the launcher’s parent');
+    assert.ok(Date.now() - started >= 300, 'not before the pod reported ready');
+    assert.ok(!fs.readFileSync(path.join(work, 'pod-env'), 'utf8').includes('NOTIFY_SOCKET='), 'the pod does not get NOTIFY_SOCKET');
   });
 });
