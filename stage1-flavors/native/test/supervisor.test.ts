@@ -35,17 +35,18 @@ process.on('SIGUSR1', () => fs.writeFileSync(path.join(path.dirname(sock), 'flus
 process.on('SIGTERM', () => { fs.writeFileSync(path.join(out, 'sigterm'), ''); server.close(); process.exit(0); });
 `;
 
-describe('rkt-supervisor journal mode', () => {
-  let work: string;
-  let sup: string;
+// One supervisor build for the file, in its own temp dir.
+let work: string;
+let sup: string;
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-sup-'));
+  sup = path.join(work, 'rkt-supervisor');
+  compileSupervisor(sup);
+});
+after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  before(() => {
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-sup-journal-'));
-    sup = path.join(work, 'rkt-supervisor');
-    compileSupervisor(sup);
-    fs.writeFileSync(path.join(work, 'journald.mjs'), FAKE_JOURNALD);
-  });
-  after(() => fs.rmSync(work, { recursive: true, force: true }));
+describe('rkt-supervisor journal mode', () => {
+  before(() => fs.writeFileSync(path.join(work, 'journald.mjs'), FAKE_JOURNALD));
 
   function runPod(name: string, journaldArgv: string[], apps: { name: string; script: string; post?: string }[]) {
     const dir = path.join(work, name);
@@ -117,15 +118,7 @@ print(pid[0] if pid else -1, msg.decode().replace('\\n', '|'), flush=True)
 `;
 
 describe('rkt-supervisor launch under a Type=notify service', { skip: process.getuid?.() !== 0 && 'needs root (a pid other than its own in SCM_CREDENTIALS)' }, () => {
-  let work: string;
-  let sup: string;
-  before(() => {
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-sup-notify-'));
-    sup = path.join(work, 'rkt-supervisor');
-    compileSupervisor(sup);
-    fs.writeFileSync(path.join(work, 'receiver.py'), NOTIFY_RECEIVER);
-  });
-  after(() => fs.rmSync(work, { recursive: true, force: true }));
+  before(() => fs.writeFileSync(path.join(work, 'receiver.py'), NOTIFY_RECEIVER));
 
   it('sends READY=1 in its parent’s (stage0’s) name once the pod is ready, and keeps NOTIFY_SOCKET from the pod', async () => {
     const rkt = path.join(work, 'rootfs', 'rkt');
