@@ -26,8 +26,6 @@ export interface PodJournal {
   argv: string[];
   /** /usr and any real library directories, read-only. */
   binds: NspawnBind[];
-  /** Merged-/usr links to create in the stage1 rootfs (`lib` → `usr/lib`, …). */
-  links: { name: string; target: string }[];
 }
 
 /**
@@ -39,21 +37,15 @@ export function podJournal(stage1Rootfs: string, hostRoot = '/'): PodJournal | s
   const journald = JOURNALD_PATHS.find((p) => fs.existsSync(host(p)));
   if (!journald) return 'the host has no systemd-journald';
   const binds: NspawnBind[] = [{ source: host('/usr'), target: '/usr', readOnly: true, recursive: true }];
-  const links: PodJournal['links'] = [];
+  // A merged-/usr link (`lib` → `usr/lib`) needs nothing: journald runs through the linker's real
+  // path and the linker searches /usr/lib. A host without merged /usr keeps libraries in real
+  // directories here: bound over an absent or empty directory of the stage1 image.
   for (const name of LIB_DIRS) {
-    const st = fs.lstatSync(host(name), { throwIfNoEntry: false });
-    if (!st) continue;
+    if (!fs.lstatSync(host(name), { throwIfNoEntry: false })?.isDirectory()) continue;
     const own = path.join(stage1Rootfs, name);
     const inStage1 = fs.lstatSync(own, { throwIfNoEntry: false });
-    if (st.isSymbolicLink()) {
-      // A merged-/usr link (`lib` → `usr/lib`). The stage1 image's own /lib (its node modules)
-      // stays: the dynamic linker also searches /usr/lib, bound above.
-      if (!inStage1) links.push({ name, target: fs.readlinkSync(host(name)) });
-    } else if (st.isDirectory()) {
-      // A host without merged /usr keeps libraries here: bound over an absent or empty directory.
-      if (inStage1 && !(inStage1.isDirectory() && fs.readdirSync(own).length === 0)) return `the stage1 image has its own /${name}`;
-      binds.push({ source: host(name), target: `/${name}`, readOnly: true, recursive: true });
-    }
+    if (inStage1 && !(inStage1.isDirectory() && fs.readdirSync(own).length === 0)) return `the stage1 image has its own /${name}`;
+    binds.push({ source: host(name), target: `/${name}`, readOnly: true, recursive: true });
   }
   const interp = elfInterpreter(host(journald));
   let argv = [journald];
@@ -63,15 +55,11 @@ export function podJournal(stage1Rootfs: string, hostRoot = '/'): PodJournal | s
     if (!binds.some((b) => real.startsWith(b.target + '/'))) return `the dynamic linker ${interp} is outside /usr`;
     argv = [real, journald];
   }
-  return { argv, binds, links };
+  return { argv, binds };
 }
 
-/** Make the links and mount points `podJournal` asked for in the stage1 rootfs. */
+/** Make the mount points `podJournal` asked for in the stage1 rootfs. */
 export function preparePodJournal(stage1Rootfs: string, j: PodJournal): void {
-  for (const l of j.links) {
-    const p = path.join(stage1Rootfs, l.name);
-    if (!fs.lstatSync(p, { throwIfNoEntry: false })) fs.symlinkSync(l.target, p);
-  }
   for (const b of j.binds) fs.mkdirSync(path.join(stage1Rootfs, b.target), { recursive: true });
 }
 
